@@ -1,0 +1,39 @@
+"""tinygrad6: a small reverse-mode autograd engine on numpy, for chapter 6 of "Deep Learning from Scratch".
+
+    from tinygrad6 import Tensor
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x + x).sum()
+    y.backward()
+    x.grad          # 2x + 1
+"""
+
+from . import functional
+from . import functional as F
+from .autograd import BackwardStep, backward_steps, grad
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
+from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, record_source, retain_grads, scope
+from .op import AnomalyError, Op, ShapeError
+from .random import manual_seed
+from .tensor import (
+                    Tensor,
+                    as_tensor,
+                    concatenate,
+                    maximum,
+                    minimum,
+                    ones,
+                    ones_like,
+                    stack,
+                    tensor,
+                    where,
+                    zeros,
+                    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnomalyError", "BackwardStep", "F", "GradcheckError", "Op", "ShapeError", "Tensor", "as_tensor",
+    "backward_steps", "concatenate", "detect_anomaly", "enable_grad", "functional", "grad", "gradcheck",
+    "gradgradcheck", "is_grad_enabled", "manual_seed", "maximum", "minimum", "no_grad", "numerical_grad", "ones",
+    "ones_like", "record_source", "retain_grads", "scope", "stack", "tensor", "where", "zeros", "zeros_like",
+]

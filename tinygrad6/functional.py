@@ -1,0 +1,89 @@
+"""Functions built from the primitive ops (so their backward passes come from the graph): softmax,
+log_softmax, cross_entropy, mse_loss, linear, and the activations.
+
+    import tinygrad6.functional as F
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import ArrayLike, Tensor, as_tensor
+
+
+def relu(x: Tensor) -> Tensor:
+    return x.relu()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    return x.tanh()
+
+
+def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
+    """y = x @ W + b, with W of shape (in, out) as in the book's Affine layer.
+    (PyTorch's `F.linear` stores the weight as (out, in) and computes x @ W.T + b.)"""
+    y = x @ W
+    return y if b is None else y + b
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """log softmax(x) = (x - m) - log(sum(exp(x - m))), with m = max(x) along axis.
+    Subtracting the (detached) max keeps exp from overflowing and does not change the value or the gradient."""
+    shifted = x - x.max(axis=axis, keepdims=True).detach()
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """softmax(x) = exp(x - m) / sum(exp(x - m)), with m = max(x) along axis (for stability)."""
+    e = (x - x.max(axis=axis, keepdims=True).detach()).exp()
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
+    """Mean over the batch of -log softmax(logits)[target].
+
+    logits: (N, C) scores before softmax (the book's SoftmaxWithLoss takes the same).
+    targets: N integer class labels, or (N, C) one-hot (or any probability) rows."""
+    logits = as_tensor(logits)
+    t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    logp = log_softmax(logits, axis=-1)
+    n = logits.shape[0]
+    if t.ndim == logits.ndim:
+        if t.shape != logits.shape:
+            raise ValueError(f"cross_entropy: one-hot targets of shape {t.shape} do not match logits {logits.shape}")
+        return -(logp * t.astype(logits.dtype, copy=False)).sum() / n
+    if t.shape != (n,) or t.dtype.kind not in "iu":
+        raise ValueError(f"cross_entropy: targets must be {n} integer labels or ({n}, C) one-hot rows; got "
+                         f"shape {t.shape} dtype {t.dtype}")
+    if t.size and (t.min() < 0 or t.max() >= logits.shape[-1]):
+        raise ValueError(f"cross_entropy: labels must lie in 0..{logits.shape[-1] - 1}; got {t.min()}..{t.max()}")
+    return -logp[np.arange(n), t].mean()
+
+
+def mse_loss(y: Tensor, t: ArrayLike) -> Tensor:
+    """mean((y - t)**2), PyTorch's convention. The book's mean_squared_error is 0.5 * sum((y - t)**2)
+    (per sample), which is `0.5 * ((y - t)**2).sum()` here."""
+    d = y - t
+    return (d * d).mean()
+
+
+def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    """Inverted-dropout mask: 1/(1-p) where a unit is kept (probability 1-p), 0 where it is dropped."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    keep = rng.random(shape) >= p
+    return keep.astype(dtype) * np.asarray(1 / (1 - p), dtype=dtype)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+    """Inverted dropout: in training, zero each unit with probability p and scale the kept ones by 1/(1-p)
+    (so the expected output equals x); the identity when not training."""
+    if not training or p == 0:
+        return x
+    from .random import default_rng
+
+    return x * dropout_mask(x.shape, p, default_rng(rng), dtype=x.dtype)

@@ -1,0 +1,102 @@
+"""Modes that change how ops are recorded: grad mode, retained grads, anomaly detection, scopes, source capture.
+
+Each mode lives in a `contextvars.ContextVar`, so it is local to a thread or asyncio task and is restored
+when its `with` block ends, even on an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import TypeVar
+
+_grad_enabled: ContextVar[bool] = ContextVar("grad_enabled", default=True)
+_retain_grads: ContextVar[bool] = ContextVar("retain_grads", default=False)
+_anomaly: ContextVar[bool] = ContextVar("detect_anomaly", default=False)
+_record_source: ContextVar[bool] = ContextVar("record_source", default=False)
+_scope: ContextVar[tuple[str, ...]] = ContextVar("scope", default=())
+
+F = TypeVar("F", bound=Callable)
+
+
+class _Mode:
+    """A context manager (and decorator) that sets one ContextVar for the duration of a block."""
+
+    def __init__(self, var: ContextVar, value) -> None:
+        self._var, self._value, self._tokens = var, value, []
+
+    def __enter__(self):
+        self._tokens.append(self._var.set(self._value))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._var.reset(self._tokens.pop())
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def no_grad() -> _Mode:
+    """Inside this block (or decorated function) ops build no graph and results have requires_grad=False."""
+    return _Mode(_grad_enabled, False)
+
+
+def enable_grad() -> _Mode:
+    """Turn graph building back on inside a `no_grad` block."""
+    return _Mode(_grad_enabled, True)
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled.get()
+
+
+def retain_grads() -> _Mode:
+    """Every tensor created inside keeps its `.grad` after backward, not only the leaves (for looking at everything)."""
+    return _Mode(_retain_grads, True)
+
+
+def detect_anomaly() -> _Mode:
+    """Inside this block the first op whose forward or backward makes NaN or inf raises `AnomalyError`,
+    naming the op, its input shapes and the file:line of the user code that created it."""
+    return _Mode(_anomaly, True)
+
+
+def record_source() -> _Mode:
+    """Inside this block each op remembers the file:line of the user code that created it (`op.source`).
+    Off by default: walking the stack costs time on every op."""
+    return _Mode(_record_source, True)
+
+
+@contextlib.contextmanager
+def scope(name: str) -> Iterator[tuple[str, ...]]:
+    """Every op created inside belongs to the scope `name` (scopes nest: op.scope is a tuple of names).
+
+    The graph renderer draws each scope as a labelled cluster; calling an `nn.Module` opens one automatically."""
+    token = _scope.set(_scope.get() + (name,))
+    try:
+        yield _scope.get()
+    finally:
+        _scope.reset(token)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_source() -> str | None:
+    """file:line of the innermost stack frame outside the tinygrad6 package (the user's line)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None

@@ -1,0 +1,121 @@
+"""`Op`: one node of the computation graph. Every operation is a small subclass with `forward` and `backward`.
+
+    forward(*arrays)  -> ndarray       computes the output from numpy arrays
+    backward(gy)      -> grad per input written with Tensor operations, so that the backward pass can itself be
+                         recorded (`backward(create_graph=True)`) and differentiated again
+
+Broadcasting is undone in one place, the backward loop (`autograd.py`): a backward rule may return a gradient of
+the broadcast shape and the loop sums it back to the input's shape.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import modes
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+class ShapeError(ValueError):
+    """An op was given shapes it cannot combine. The message names the op and the shapes."""
+
+
+class AnomalyError(FloatingPointError):
+    """Raised inside `detect_anomaly()` by the first op whose forward or backward produces NaN or inf."""
+
+
+class Op:
+    """A recorded operation: its inputs (strong references), its output (a weak reference, so the graph has no
+    reference cycle and dies with its last tensor), values saved for backward, and where it was created.
+
+    Subclasses set `name` and write `forward` and `backward`; parameters given to `__init__` (axis, shape...) are
+    kept for display. Values needed only by backward go through `self.save(...)` and are released after backward.
+    """
+
+    __slots__ = ("inputs", "_output", "versions", "saved", "scope", "source", "released", "__dict__", "__weakref__")
+    name = "op"
+
+    def __init__(self) -> None:
+        pass
+
+    # -- the two methods each op writes ---------------------------------------------------------------------
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, gy: Tensor) -> Tensor | tuple[Tensor | None, ...] | None:
+        raise NotImplementedError
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+    def save(self, **values: Any) -> None:
+        """Keep arrays that only backward needs (masks, intermediate results); released after backward."""
+        self.saved = values
+
+    @property
+    def output(self) -> Tensor | None:
+        """The tensor this op produced (None once it has been garbage collected)."""
+        return self._output()
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The op's parameters (axis, shape, index...), for display."""
+        return dict(self.__dict__)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+        shapes = ", ".join(str(t.shape) for t in getattr(self, "inputs", ()))
+        where = f" in {'/'.join(self.scope)}" if getattr(self, "scope", ()) else ""
+        return f"<{self.name}({params}) on {shapes}{where}>"
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        """Run the op forward and, when grad mode is on and an input requires grad, record it in the graph."""
+        op = cls(**params)
+        op.saved = None
+        try:
+            y = op.forward(*[t.data for t in inputs])
+        except ValueError as e:
+            raise ShapeError(op.shape_error(inputs, e)) from None
+        needs_graph = modes._grad_enabled.get() and any(t.requires_grad for t in inputs)
+        out = Tensor._wrap(y, needs_graph)
+        if needs_graph:
+            op.inputs = inputs
+            op.versions = tuple(t._version for t in inputs)
+            op.scope = modes._scope.get()
+            op.source = modes.user_source() if (modes._record_source.get() or modes._anomaly.get()) else None
+            op.released = False
+            op._output = weakref.ref(out)
+            out.creator = op
+            if modes._retain_grads.get():
+                out._retains_grad = True
+        if modes._anomaly.get():
+            op.check_finite("forward", y, inputs)
+        return out
+
+    def shape_error(self, inputs: tuple[Tensor, ...], error: Exception) -> str:
+        shapes = " and ".join(str(t.shape) for t in inputs)
+        if "broadcast" in str(error):
+            return f"{self.name}: shapes {shapes} cannot broadcast"
+        return f"{self.name}: shapes {shapes}: {error}"
+
+    def check_finite(self, phase: str, value: np.ndarray, inputs: tuple[Tensor, ...]) -> None:
+        if np.issubdtype(np.asarray(value).dtype, np.inexact) and not np.all(np.isfinite(value)):
+            shapes = ", ".join(str(t.shape) for t in inputs)
+            where = getattr(self, "source", None) or modes.user_source() or "unknown location"
+            bad = "NaN" if np.isnan(value).any() else "inf"
+            raise AnomalyError(
+                f"{self.name} produced {bad} in its {phase} pass (input shapes {shapes}); "
+                f"the op was created at {where}"
+            )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+from .tensor import Tensor  # noqa: E402  (tensor.py imports the op classes, which import this module)

@@ -1,0 +1,122 @@
+"""Binary arithmetic: add, sub, mul, div, pow, matmul, and neg.
+
+Inputs may have different shapes (NumPy broadcasting); each backward returns gradients of the broadcast shape
+and the backward loop sums them back to each input's shape. A rule skips the gradient of an input that does
+not require one (returns None) where computing it would cost a full array operation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..op import Op, ShapeError
+
+
+class Add(Op):
+    """y = a + b.   da = gy,  db = gy"""
+
+    name = "add"
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy, gy
+
+
+class Sub(Op):
+    """y = a - b.   da = gy,  db = -gy"""
+
+    name = "sub"
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        return gy, -gy
+
+
+class Neg(Op):
+    """y = -x.   dx = -gy"""
+
+    name = "neg"
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Mul(Op):
+    """y = a * b.   da = gy * b,  db = gy * a"""
+
+    name = "mul"
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (gy * b if a.requires_grad else None), (gy * a if b.requires_grad else None)
+
+
+class Div(Op):
+    """y = a / b.   da = gy / b,  db = -gy * a / b**2"""
+
+    name = "div"
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy / b if a.requires_grad else None
+        gb = -gy * a / (b * b) if b.requires_grad else None
+        return ga, gb
+
+
+class Pow(Op):
+    """y = a ** b.   da = gy * b * a**(b - 1),  db = gy * y * log(a)"""
+
+    name = "pow"
+
+    def forward(self, a, b):
+        return a**b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy * b * a ** (b - 1) if a.requires_grad else None
+        gb = gy * self.output * a.log() if b.requires_grad else None
+        return ga, gb
+
+
+class MatMul(Op):
+    """y = a @ b.   da = gy @ b.T,  db = a.T @ gy   (.T swaps the last two axes; 1-D operands are promoted to
+    a row (a) or a column (b) as NumPy does, and batch axes broadcast)."""
+
+    name = "matmul"
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: shapes {a.shape} and {b.shape}: matmul needs 1 or more axes; use * to scale")
+        k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != k_b:
+            raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {k_b})")
+        return a @ b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        if a.ndim >= 2 and b.ndim >= 2:
+            return (gy @ b.mT if a.requires_grad else None), (a.mT @ gy if b.requires_grad else None)
+        # a vector operand: promote it to a matrix, as the forward did, and take the promoted axis out again
+        a2 = a if a.ndim >= 2 else a.reshape(1, -1)
+        b2 = b if b.ndim >= 2 else b.reshape(-1, 1)
+        gy2 = gy.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
+        ga = gy2 @ b2.mT if a.requires_grad else None
+        gb = a2.mT @ gy2 if b.requires_grad else None
+        if ga is not None and a.ndim == 1:
+            ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+        if gb is not None and b.ndim == 1:
+            gb = gb.reshape(gb.shape[:-1])
+        return ga, gb

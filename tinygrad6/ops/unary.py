@@ -1,0 +1,112 @@
+"""Elementwise functions of one tensor: exp, log, sqrt, abs, relu, sigmoid, tanh, and the dtype cast."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..op import Op
+
+
+class Exp(Op):
+    """y = exp(x).   dx = gy * y"""
+
+    name = "exp"
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, gy):
+        return gy * self.output
+
+
+class Log(Op):
+    """y = log(x).   dx = gy / x"""
+
+    name = "log"
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy / x
+
+
+class Sqrt(Op):
+    """y = sqrt(x).   dx = gy / (2 y)"""
+
+    name = "sqrt"
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, gy):
+        return gy / (self.output * 2)
+
+
+class Abs(Op):
+    """y = |x|.   dx = gy * sign(x)   (0 at x = 0)"""
+
+    name = "abs"
+
+    def forward(self, x):
+        self.save(sign=np.sign(x))
+        return np.abs(x)
+
+    def backward(self, gy):
+        return gy * self.saved["sign"]
+
+
+class ReLU(Op):
+    """y = max(x, 0).   dx = gy * (x > 0)"""
+
+    name = "relu"
+
+    def forward(self, x):
+        self.save(mask=x > 0)
+        return np.maximum(x, 0)
+
+    def backward(self, gy):
+        return gy * self.saved["mask"]
+
+
+class Sigmoid(Op):
+    """y = 1 / (1 + exp(-x)).   dx = gy * y * (1 - y)"""
+
+    name = "sigmoid"
+
+    def forward(self, x):
+        e = np.exp(-np.abs(x))  # never overflows; both branches are exact where they are used
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, gy):
+        y = self.output
+        return gy * y * (1 - y)
+
+
+class Tanh(Op):
+    """y = tanh(x).   dx = gy * (1 - y**2)"""
+
+    name = "tanh"
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, gy):
+        y = self.output
+        return gy * (1 - y * y)
+
+
+class Cast(Op):
+    """y = x as another dtype.   dx = gy cast back to x's dtype"""
+
+    name = "cast"
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return gy.astype(self.inputs[0].dtype)

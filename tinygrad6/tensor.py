@@ -1,0 +1,454 @@
+"""`Tensor`: a numpy array that remembers how it was made, so gradients can flow back through it.
+
+Every operator and method below runs one op class (see `ops/`) through `Op.apply`, which records the op in the
+graph when grad mode is on and an input requires grad. `backward()` walks that graph (see `autograd.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .autograd import BackwardStep
+    from .op import Op
+
+ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence]
+Axis = Union[int, tuple[int, ...], None]
+
+
+class Tensor:
+    """An n-dimensional array with a gradient.
+
+    Tensor(data, requires_grad=False, name=None, dtype=None)
+        data: a list, a scalar, a numpy array (kept, not copied) or another Tensor. Floats keep their dtype
+        (float32 stays float32, Python floats become float64); integer data is allowed without grad.
+
+    Attributes: `.data` (the ndarray), `.grad` (a Tensor or None), `.requires_grad`, `.name`,
+    `.creator` (the op that produced this tensor, None for a leaf).
+    """
+
+    __slots__ = ("_data", "grad", "requires_grad", "name", "creator", "_version", "_retains_grad", "_hooks",
+                 "__weakref__")
+    __array_ufunc__ = None  # numpy defers to us: `ndarray @ tensor` and `2 * tensor` return Tensors
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
+        if isinstance(data, Tensor):
+            data = data._data
+        array = np.asarray(data, dtype=dtype)
+        if requires_grad and not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(
+                f"only floating-point tensors can require grad, got dtype {array.dtype}; "
+                f"pass float data (e.g. Tensor([1.0, 2.0])) or dtype=np.float64"
+            )
+        self._data = array
+        self.grad: Tensor | None = None
+        self.requires_grad = requires_grad
+        self.name = name
+        self.creator: Op | None = None
+        self._version = 0
+        self._retains_grad = False
+        self._hooks: dict[int, Callable] | None = None
+
+    @classmethod
+    def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
+        """Fast constructor for op outputs: `array` is already the result, no conversion or checks."""
+        t = object.__new__(cls)
+        t._data = array if type(array) is np.ndarray else np.asarray(array)
+        t.grad = t.name = t.creator = t._hooks = None
+        t.requires_grad = requires_grad
+        t._version = 0
+        t._retains_grad = False
+        return t
+
+    # -- the array ------------------------------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The values, a numpy array. Assigning to it (`t.data = ...`, `t.data -= ...`) counts as an in-place
+        change: a backward pass that saved this tensor before the change raises an error instead of using it."""
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        self._data = value if type(value) is np.ndarray else np.asarray(value)
+        self._version += 1
+
+    def __setitem__(self, index, value) -> None:
+        """Write into the values in place (counts as an in-place change, like assigning to `.data`)."""
+        self._data[_plain_index(index)] = value._data if isinstance(value, Tensor) else value
+        self._version += 1
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an op (the ones whose .grad backward fills)."""
+        return self.creator is None
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def numpy(self) -> np.ndarray:
+        """The values as a numpy array (the same array as `.data`, not a copy)."""
+        return self._data
+
+    def item(self) -> float:
+        """The single value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements, not 1")
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's values, cut off from the graph (no grad flows through it)."""
+        return Tensor._wrap(self._data)
+
+    def astype(self, dtype) -> Tensor:
+        """Cast to another dtype (differentiable: the gradient is cast back)."""
+        return self if np.dtype(dtype) == self.dtype else ops.Cast.apply(self, dtype=dtype)
+
+    def argmax(self, axis: int | None = None) -> np.ndarray:
+        """Index of the largest value (not differentiable, so a plain numpy array)."""
+        return self._data.argmax(axis=axis)
+
+    def __repr__(self) -> str:
+        parts = [f"name={self.name!r}"] if self.name else []
+        if self.creator is not None:
+            parts.append(f"op={self.creator.name}")
+        parts.append(f"shape={self.shape}")
+        parts.append(f"dtype={self.dtype}")
+        if self.requires_grad:
+            parts.append("requires_grad=True")
+        return f"Tensor({preview(self._data)}, {', '.join(parts)})"
+
+    # -- autograd -------------------------------------------------------------------------------------------
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Compute the gradient of this tensor with respect to every leaf that requires grad and add it to their
+        `.grad` (gradients accumulate across calls until zeroed).
+
+        grad: the upstream gradient, needed when this tensor is not a scalar (same shape as this tensor).
+        retain_graph: keep the values ops saved for backward, so backward can run through the graph again
+            (defaults to create_graph).
+        create_graph: record the backward pass itself as a graph, for higher-order derivatives.
+        """
+        for _ in self.backward_steps(grad, retain_graph=retain_graph, create_graph=create_graph):
+            pass
+
+    def backward_steps(self, grad: ArrayLike | None = None, retain_graph: bool | None = None,
+                       create_graph: bool = False) -> Iterator[BackwardStep]:
+        """`backward()` one op at a time: a generator yielding a `BackwardStep` per op node processed (the op,
+        the gradient arriving at it, the gradients it sends to each input, the tensors whose gradient became
+        final). `backward()` is exactly this generator run to the end."""
+        from .autograd import backward_steps
+
+        return backward_steps([self], None if grad is None else [grad], retain_graph=retain_graph,
+                              create_graph=create_graph)
+
+    def retain_grad(self) -> Tensor:
+        """Keep `.grad` on this intermediate (non-leaf) tensor after backward. Returns self."""
+        self._retains_grad = True
+        return self
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call `hook(grad)` when this tensor's gradient is complete during backward; if it returns a value, that
+        value replaces the gradient. Returns a handle whose `remove()` unregisters the hook."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad, so no gradient will reach it")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    # -- arithmetic -----------------------------------------------------------------------------------------
+    def _other(self, other: ArrayLike) -> Tensor:
+        """Turn the other operand into a Tensor; a Python number takes this tensor's float dtype (no upcast)."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (int, float)) and self._data.dtype.kind == "f":
+            return Tensor._wrap(np.array(other, dtype=self._data.dtype))
+        return Tensor._wrap(np.asarray(other))
+
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.Add.apply(self, self._other(other))
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.Add.apply(self._other(other), self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.Sub.apply(self, self._other(other))
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return ops.Sub.apply(self._other(other), self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.Mul.apply(self, self._other(other))
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.Mul.apply(self._other(other), self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return ops.Div.apply(self, self._other(other))
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return ops.Div.apply(self._other(other), self)
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return ops.Pow.apply(self, self._other(other))
+
+    def __rpow__(self, other: ArrayLike) -> Tensor:
+        return ops.Pow.apply(self._other(other), self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.MatMul.apply(self, self._other(other))
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return ops.MatMul.apply(self._other(other), self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    # comparisons give boolean tensors (no gradient); == and != keep Python's identity meaning, so tensors can
+    # be kept in lists and dicts
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(self._data < self._other(other)._data)
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(self._data <= self._other(other)._data)
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(self._data > self._other(other)._data)
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(self._data >= self._other(other)._data)
+
+    __hash__ = object.__hash__
+
+    # -- elementwise functions ------------------------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def relu(self) -> Tensor:
+        return ops.ReLU.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def maximum(self, other: ArrayLike) -> Tensor:
+        """Elementwise max(self, other); ties split the gradient in half."""
+        return ops.Maximum.apply(self, self._other(other))
+
+    def minimum(self, other: ArrayLike) -> Tensor:
+        """Elementwise min(self, other); ties split the gradient in half."""
+        return ops.Minimum.apply(self, self._other(other))
+
+    def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
+        """Values limited to [low, high]; the gradient passes where low <= x <= high."""
+        return ops.Clip.apply(self, low=low, high=high)
+
+    # -- reductions -----------------------------------------------------------------------------------------
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.Mean.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def var(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Population variance (ddof=0), as Batch Normalization uses it: mean((x - mean(x))**2)."""
+        d = self - self.mean(axis=axis, keepdims=True)
+        return (d * d).mean(axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Largest value over axis; the gradient goes to the maximum, split evenly between ties."""
+        return ops.Max.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Smallest value over axis; the gradient goes to the minimum, split evenly between ties."""
+        return ops.Min.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    # -- shape ----------------------------------------------------------------------------------------------
+    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
+        """reshape(2, 3) or reshape((2, 3)); one axis may be -1."""
+        new_shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return ops.Reshape.apply(self, shape=new_shape)
+
+    def flatten(self, start_axis: int = 1) -> Tensor:
+        """Keep the axes before start_axis and merge the rest: (N, 1, 28, 28) -> (N, 784)."""
+        return self.reshape(self.shape[:start_axis] + (-1,))
+
+    def transpose(self, *axes: int | tuple[int, ...]) -> Tensor:
+        """transpose() reverses the axes; transpose(1, 0, 2) or transpose((1, 0, 2)) permutes them."""
+        perm = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return ops.Transpose.apply(self, axes=perm or None)
+
+    @property
+    def T(self) -> Tensor:
+        """The transpose (axes reversed)."""
+        return ops.Transpose.apply(self, axes=None)
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped (a batch of matrices, each transposed)."""
+        axes = tuple(range(self.ndim - 2)) + (self.ndim - 1, self.ndim - 2)
+        return ops.Transpose.apply(self, axes=axes)
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        return ops.BroadcastTo.apply(self, shape=tuple(shape))
+
+    def sum_to(self, shape: tuple[int, ...]) -> Tensor:
+        """Sum down to `shape`, undoing broadcasting (the gradient of broadcast_to)."""
+        return ops.SumTo.apply(self, shape=tuple(shape))
+
+    def __getitem__(self, index) -> Tensor:
+        """Basic slicing and integer/boolean-array indexing; the gradient is scattered back with accumulation."""
+        return ops.GetItem.apply(self, index=_plain_index(index))
+
+    def where(self, cond: ArrayLike, other: ArrayLike) -> Tensor:
+        """self where cond else other."""
+        return where(cond, self, other)
+
+
+class RemovableHandle:
+    """Returned by `register_hook`; `remove()` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict[int, Callable]) -> None:
+        RemovableHandle._next_id += 1
+        self.id, self._hooks = RemovableHandle._next_id, hooks
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+
+# -- functions of several tensors --------------------------------------------------------------------------
+def tensor(data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
+    """Same as `Tensor(...)`, named as in PyTorch."""
+    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+def as_tensor(x: ArrayLike) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def where(cond: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Elementwise `a if cond else b` (cond is not differentiated; a and b broadcast)."""
+    cond = cond._data if isinstance(cond, Tensor) else np.asarray(cond)
+    a, b = _pair(a, b)
+    return ops.Where.apply(a, b, cond=cond.astype(bool, copy=False))
+
+
+def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    a, b = _pair(a, b)
+    return a.maximum(b)
+
+
+def minimum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    a, b = _pair(a, b)
+    return a.minimum(b)
+
+
+def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return ops.Concatenate.apply(*[as_tensor(t) for t in tensors], axis=axis)
+
+
+def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """Join tensors of the same shape along a new axis."""
+    return ops.Stack.apply(*[as_tensor(t) for t in tensors], axis=axis)
+
+
+def zeros(*shape: int, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape: int, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(as_tensor(t)._data), requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(as_tensor(t)._data), requires_grad=requires_grad)
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+def preview(array: np.ndarray, max_chars: int = 60) -> str:
+    """A short text of an array's values: the values themselves when they fit, else a summary."""
+    if array.size <= 8:
+        text = np.array2string(array, precision=4, separator=", ", max_line_width=10_000).replace("\n", "")
+        if len(text) <= max_chars:
+            return text
+    if array.size == 0 or array.dtype.kind not in "fiub":
+        return f"<{array.size} values>"
+    a = array.astype(np.float64, copy=False)
+    return f"<mean={a.mean():.4g} std={a.std():.4g} min={a.min():.4g} max={a.max():.4g}>"
+
+
+def _pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
+    """Two operands as tensors; a Python number takes the other operand's dtype."""
+    if isinstance(a, Tensor):
+        return a, a._other(b)
+    if isinstance(b, Tensor):
+        return b._other(a), b
+    return Tensor(a), Tensor(b)
+
+
+def _axis(axis: Axis) -> Axis:
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _shape(shape: tuple) -> tuple[int, ...]:
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+def _plain_index(index):
+    """An index with tensors replaced by their arrays and boolean masks by integer indices."""
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Tensor):
+        index = index._data
+    if isinstance(index, list):
+        index = np.asarray(index)
+    if isinstance(index, np.ndarray) and index.dtype == bool:
+        return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
+    return index
+
+
+from . import ops  # noqa: E402  (the op classes import this module's Tensor)
