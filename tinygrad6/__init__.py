@@ -7,7 +7,7 @@
     x.grad          # 2x + 1
 """
 
-from . import functional, init, nn, optim  # init, nn, optim: the floor above the core
+from . import functional, init, nn, optim, viz  # init, nn, optim, viz: the floors above the core
 from . import functional as F
 from .autograd import BackwardStep, backward_steps, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
@@ -36,5 +36,5 @@ __all__ = [
     "backward_steps", "concatenate", "detect_anomaly", "enable_grad", "functional", "grad", "gradcheck",
     "gradgradcheck", "is_grad_enabled", "manual_seed", "maximum", "minimum", "no_grad", "numerical_grad", "ones",
     "ones_like", "record_source", "retain_grads", "scope", "stack", "tensor", "where", "zeros", "zeros_like",
-    "init", "nn", "optim",
+    "init", "nn", "optim", "viz",
 ]

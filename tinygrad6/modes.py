@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -76,12 +77,24 @@ def record_source() -> _Mode:
     return _Mode(_record_source, True)
 
 
+class ScopeName(str):
+    """One entry of `op.scope`: equal to the plain name ("Linear"), plus `call`, a number unique to the `with
+    scope(...)` block that made it, so the renderer can tell two calls of the same layer apart."""
+
+    call: int
+
+
+_scope_calls = itertools.count()
+
+
 @contextlib.contextmanager
 def scope(name: str) -> Iterator[tuple[str, ...]]:
     """Every op created inside belongs to the scope `name` (scopes nest: op.scope is a tuple of names).
 
     The graph renderer draws each scope as a labelled cluster; calling an `nn.Module` opens one automatically."""
-    token = _scope.set(_scope.get() + (name,))
+    entry = ScopeName(name)
+    entry.call = next(_scope_calls)
+    token = _scope.set(_scope.get() + (entry,))
     try:
         yield _scope.get()
     finally:

@@ -1,0 +1,141 @@
+"""The backward pass as a table, one row per `backward_steps` record, for terminal users:
+
+    >>> tinygrad6.viz.trace(loss)
+    step  op       scope      inputs -> output                 |grad out|  |grad to inputs|   final
+       0  sum                 t15 (4, 3) -> t16 ()                     1    3.46              t15
+       1  mul                 t13 (4, 3), t14 (4, 3) -> t15 ...
+
+Row k is record k of `loss.backward_steps()`, and the tensor ids (t0, t1, ...) are the ones `draw` prints, so
+the table, the drawing, the step-through page and a debugger agree. Nothing is written to any `.grad`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+
+from ..autograd import BackwardStep, backward_steps
+from ..tensor import ArrayLike, Tensor, preview
+from .graph import GraphModel
+
+
+@dataclass
+class Replay:
+    """A backward pass run for looking at, not for learning: the records of `backward_steps`, the graph they
+    ran on (with its node ids), and the gradient of every leaf (what `backward()` would add to `.grad`)."""
+
+    model: GraphModel
+    steps: list[BackwardStep]
+    leaf_grads: dict[int, Tensor]
+    seed: Tensor
+
+
+def replay_backward(loss: Tensor, grad: ArrayLike | None = None, *, who: str = "trace") -> Replay:
+    """Run `backward_steps` on `loss` without touching any `.grad` (gradients are captured through `inputs=`)
+    and keeping the graph (`retain_graph=True`), so the user's own `backward()` works the same afterwards."""
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"{who}: expected the Tensor to backpropagate from (e.g. the loss), got {type(loss).__name__}")
+    if not loss.requires_grad:
+        raise RuntimeError(f"{who}: this tensor does not require grad, so there is no backward pass to show; create "
+                           f"a leaf with requires_grad=True and compute the loss from it")
+    model = GraphModel.build([loss])
+    released = [op for op in model.ops if op.released]
+    if released:
+        raise RuntimeError(
+            f"{who}: the graph of this tensor was released by an earlier backward() ({len(released)} of its "
+            f"{len(model.ops)} ops, e.g. {released[0].name}), so its backward pass cannot be replayed. Call "
+            f"loss.backward(retain_graph=True) instead, or call {who}(loss) before backward().")
+    leaves = [t for t in model.tensors if t.creator is None and t.requires_grad]
+    if grad is None and loss.size != 1:
+        raise RuntimeError(f"{who}: the tensor has shape {loss.shape}; pass grad= an array of that shape (the "
+                           f"upstream gradient), or reduce it to a scalar first")
+    seed = Tensor(np.ones_like(loss.data)) if grad is None else (grad if isinstance(grad, Tensor) else Tensor(grad))
+    generator = backward_steps([loss], [seed], retain_graph=True, inputs=leaves)
+    steps: list[BackwardStep] = []
+    while True:
+        try:
+            steps.append(next(generator))
+        except StopIteration as stop:
+            grads = stop.value or []
+            break
+    leaf_grads = {id(t): g for t, g in zip(leaves, grads) if g is not None}
+    return Replay(model, steps, leaf_grads, seed)
+
+
+@dataclass
+class TraceRow:
+    """One backward step: which op ran, where, on what shapes, and the size (L2 norm) of the gradients."""
+
+    index: int
+    op: str
+    scope: str
+    inputs: list[str]           # "t3 (4, 3)" per input, ids as in draw()
+    output: str
+    grad_output_norm: float
+    grad_input_norms: list[float | None]  # None: that input needs no gradient
+    finalized: list[str]        # tensors whose gradient became complete at this step
+    source: str | None
+
+
+def trace(loss: Tensor, grad: ArrayLike | None = None, *, file: TextIO | None = None,
+          quiet: bool = False) -> list[TraceRow]:
+    """Print the backward pass of `loss` as a table (one row per step: op, scope, shapes, gradient norms, the
+    tensors whose gradient became final) to `file` (default stdout) and return the rows; `quiet=True` only
+    returns them (`format_trace(rows)` gives the text). No `.grad` changes."""
+    replay = replay_backward(loss, grad, who="trace")
+    model = replay.model
+
+    def label(t: Tensor | None) -> str:
+        if t is None:
+            return "?"
+        if model.role(t) == "const":
+            return preview(t.data)  # a Python number: its value says more than an id
+        name = t.name or model.tensor_id.get(id(t), "?")
+        return f"{name} {t.shape}"
+
+    rows = []
+    for step in replay.steps:
+        rows.append(TraceRow(
+            index=step.index,
+            op=step.op.name,
+            scope="/".join(step.op.scope),
+            inputs=[label(x) for x in step.op.inputs],
+            output=label(step.op.output),
+            grad_output_norm=_norm(step.grad_output),
+            grad_input_norms=[None if g is None else _norm(g) for g in step.grad_inputs],
+            finalized=[t.name or model.tensor_id.get(id(t), "?") for t, _ in step.finalized],
+            source=step.op.source,
+        ))
+    if not quiet:
+        print(format_trace(rows), file=file or sys.stdout)
+    return rows
+
+
+def format_trace(rows: list[TraceRow]) -> str:
+    """The rows as a fixed-width text table."""
+    header = ["step", "op", "scope", "inputs -> output", "|grad out|", "|grad to inputs|", "final"]
+    table = [header]
+    for r in rows:
+        sent = ", ".join("-" if n is None else f"{n:.3g}" for n in r.grad_input_norms)
+        cells = [str(r.index), r.op, r.scope or "-", f"{', '.join(r.inputs)} -> {r.output}",
+                 f"{r.grad_output_norm:.3g}", sent, ", ".join(r.finalized) or "-"]
+        if r.source:
+            cells.append(os.path.basename(r.source))
+        table.append(cells)
+    if any(r.source for r in rows):
+        header.append("source")
+    widths = [max(len(row[i]) for row in table if i < len(row)) for i in range(len(header))]
+    right = {0, 4}  # numbers right-aligned
+    lines = []
+    for row in table:
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _norm(g: Tensor) -> float:
+    return float(np.sqrt(np.sum(np.square(g.data, dtype=np.float64))))
