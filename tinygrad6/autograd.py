@@ -58,6 +58,7 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
     if retain_graph is None:
         retain_graph = create_graph
     seeds = _seeds(outputs, grad_outputs)
+    given = {_owner(s._data) for s in seeds}  # arrays already handed out: a .grad must not share them
     captured: dict[int, Tensor | None] | None = None if inputs is None else {id(t): None for t in inputs}
 
     # 1. count, for every tensor in the graph, the ops that will send it a gradient
@@ -82,17 +83,21 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
     ready: list[tuple[Tensor, Tensor]] = []
     for t in outputs:
         if pending.get(id(t), 0) == 0 and id(t) in grads:
-            g = _finalize(t, grads.pop(id(t)), captured)
+            g = _finalize(t, grads.pop(id(t)), captured, given)
             if t.creator is not None:
                 ready.append((t, g))
 
     # 3. run each op once its output's gradient is complete
+    anomaly = modes._anomaly.get()
     index = 0
     while ready:
         y, gy = ready.pop()
         op = y.creator
-        _check_usable(op)
+        if op.released or op.versions != tuple([x._version for x in op.inputs]) or (op.saves_output and y._version):
+            _check_usable(op)  # raises, saying what happened
         token = modes._grad_enabled.set(create_graph)
+        # the ops a backward rule runs are not checked one by one: a NaN they make is reported below as this op's
+        anomaly_token = modes._anomaly.set(False) if anomaly else None
         scope_token = modes._scope.set(op.scope) if create_graph else None
         try:
             gxs = op.backward(gy)
@@ -104,27 +109,30 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
                 if not x.requires_grad:
                     sent.append(None)
                     continue
+                key = id(x)
                 if gx is not None:
-                    if gx.shape != x.shape:
+                    if gx._data.shape != x._data.shape:
                         gx = gx.sum_to(x.shape)  # undo broadcasting, once, here for every op
-                    if gx.dtype != x.dtype:
+                    if gx._data.dtype is not x._data.dtype and gx.dtype != x.dtype:
                         gx = gx.astype(x.dtype)
-                    if modes._anomaly.get():
+                    if anomaly:
                         op.check_finite("backward", gx._data, op.inputs)
-                    key = id(x)
                     grads[key] = grads[key] + gx if key in grads else gx
                 sent.append(gx)
-                pending[id(x)] -= 1
-                if pending[id(x)] == 0:
-                    gx_total = grads.pop(id(x), None)
+                pending[key] -= 1
+                if pending[key] == 0:
+                    gx_total = grads.pop(key, None)
                     if gx_total is None:
                         gx_total = Tensor._wrap(np.zeros_like(x._data))
-                    gx_total = _finalize(x, gx_total, captured)
+                    if x.creator is None or x._hooks or x._retains_grad or captured is not None:
+                        gx_total = _finalize(x, gx_total, captured, given)
                     finalized.append((x, gx_total))
                     if x.creator is not None:
                         ready.append((x, gx_total))
         finally:
             modes._grad_enabled.reset(token)
+            if anomaly_token is not None:
+                modes._anomaly.reset(anomaly_token)
             if scope_token is not None:
                 modes._scope.reset(scope_token)
         if not retain_graph:
@@ -189,19 +197,36 @@ def _seeds(outputs: Sequence[Tensor], grad_outputs) -> list[Tensor]:
     return seeds
 
 
-def _finalize(t: Tensor, g: Tensor, captured: dict[int, Tensor | None] | None) -> Tensor:
+def _finalize(t: Tensor, g: Tensor, captured: dict[int, Tensor | None] | None, given: set[int]) -> Tensor:
     """The gradient of `t` is complete: run its hooks, then store it where it belongs."""
     if t._hooks:
         for hook in list(t._hooks.values()):
             replaced = hook(g)
             if replaced is not None:
                 g = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+                given.add(_owner(g._data))  # the hook's array may be kept elsewhere: .grad gets a copy
     if captured is not None:
         if id(t) in captured:
             captured[id(t)] = g
     elif t.creator is None or t._retains_grad:
-        t.grad = g if t.grad is None else t.grad + g
+        if t.grad is not None:
+            t.grad = t.grad + g
+        elif g.requires_grad:
+            t.grad = g
+        else:
+            # an array of its own, since optimizers and users update .grad in place: copied when it may be shared,
+            # i.e. read-only (a broadcast view) or its memory was already handed out (a + b sends one gradient to
+            # both inputs; the seed belongs to the caller)
+            owner = _owner(g._data)
+            own = g._data.flags.writeable and owner not in given
+            t.grad = g if own else Tensor._wrap(np.array(g._data))
+            given.add(owner if own else _owner(t.grad._data))
     return g
+
+
+def _owner(a: np.ndarray) -> int:
+    """id of the array that owns a's memory (a itself, or the array a is a view of)."""
+    return id(a if a.base is None else a.base)
 
 
 def _check_usable(op: Op) -> None:
@@ -218,3 +243,10 @@ def _check_usable(op: Op) -> None:
                 f"{op.name}{where}: its input {i} {label}of shape {x.shape} was modified in place after the forward "
                 f"pass (version {version} -> {x._version}), so the gradient would be wrong. Recompute the forward "
                 f"pass after changing .data, or change a copy.")
+    output = op.output
+    if op.saves_output and output is not None and output._version:
+        where = f" (created at {op.source})" if op.source else ""
+        raise RuntimeError(
+            f"{op.name}{where}: its output of shape {output.shape}, which its backward uses, was modified in place "
+            f"after the forward pass (version 0 -> {output._version}), so the gradient would be wrong. Change a "
+            f"copy of it instead (y = y * 1 first), or recompute the forward pass.")

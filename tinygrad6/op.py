@@ -39,9 +39,7 @@ class Op:
 
     __slots__ = ("inputs", "_output", "versions", "saved", "scope", "source", "released", "__dict__", "__weakref__")
     name = "op"
-
-    def __init__(self) -> None:
-        pass
+    saves_output = False  # True when backward reads self.output: writing into the output is then checked too
 
     # -- the two methods each op writes ---------------------------------------------------------------------
     def forward(self, *xs: np.ndarray) -> np.ndarray:
@@ -77,23 +75,34 @@ class Op:
         op = cls(**params)
         op.saved = None
         try:
-            y = op.forward(*[t.data for t in inputs])
+            y = op.forward(*[t._data for t in inputs])
+        except ShapeError:
+            raise  # the op's own message already names it and the shapes
         except ValueError as e:
             raise ShapeError(op.shape_error(inputs, e)) from None
-        needs_graph = modes._grad_enabled.get() and any(t.requires_grad for t in inputs)
-        out = Tensor._wrap(y, needs_graph)
-        if needs_graph:
-            op.inputs = inputs
-            op.versions = tuple(t._version for t in inputs)
-            op.scope = modes._scope.get()
-            op.source = modes.user_source() if (modes._record_source.get() or modes._anomaly.get()) else None
-            op.released = False
-            op._output = weakref.ref(out)
-            out.creator = op
-            if modes._retain_grads.get():
-                out._retains_grad = True
-        if modes._anomaly.get():
+        out = Tensor._wrap(y)
+        anomaly = modes._anomaly.get()
+        if anomaly:
             op.check_finite("forward", y, inputs)
+        # record only when grad mode is on and an input requires grad; an integer or boolean result (a cast) has no
+        # gradient, like integer leaves
+        if not modes._grad_enabled.get() or out._data.dtype.kind != "f":
+            return out
+        for t in inputs:
+            if t.requires_grad:
+                break
+        else:
+            return out
+        out.requires_grad = True
+        out.creator = op
+        op.inputs = inputs
+        op.versions = tuple([t._version for t in inputs])
+        op.scope = modes._scope.get()
+        op.source = modes.user_source() if anomaly or modes._record_source.get() else None
+        op.released = False
+        op._output = weakref.ref(out)
+        if modes._retain_grads.get():
+            out._retains_grad = True
         return out
 
     def shape_error(self, inputs: tuple[Tensor, ...], error: Exception) -> str:

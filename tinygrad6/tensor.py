@@ -441,14 +441,21 @@ def _shape(shape: tuple) -> tuple[int, ...]:
 def _plain_index(index):
     """An index with tensors replaced by their arrays and boolean masks by integer indices."""
     if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
+        parts = [_plain_index(i) for i in index]
+        # a mask of 2+ axes became a tuple of index arrays: splice it in (x[mask2d, 0] -> x[rows, cols, 0])
+        return tuple(a for p, i in zip(parts, index) for a in (p if _is_mask(i) and isinstance(p, tuple) else (p,)))
     if isinstance(index, Tensor):
         index = index._data
     if isinstance(index, list):
         index = np.asarray(index)
-    if isinstance(index, np.ndarray) and index.dtype == bool:
+    if isinstance(index, np.ndarray) and index.dtype == bool and index.ndim:  # (a 0-d mask is left to numpy)
         return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
     return index
+
+
+def _is_mask(index) -> bool:
+    index = index._data if isinstance(index, Tensor) else np.asarray(index) if isinstance(index, list) else index
+    return isinstance(index, np.ndarray) and index.dtype == bool
 
 
 from . import ops  # noqa: E402  (the op classes import this module's Tensor)

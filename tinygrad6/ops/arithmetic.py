@@ -33,7 +33,8 @@ class Sub(Op):
         return a - b
 
     def backward(self, gy):
-        return gy, -gy
+        (_, b) = self.inputs
+        return gy, (-gy if b.requires_grad else None)
 
 
 class Neg(Op):
@@ -62,24 +63,26 @@ class Mul(Op):
 
 
 class Div(Op):
-    """y = a / b.   da = gy / b,  db = -gy * a / b**2"""
+    """y = a / b.   da = gy / b,  db = -gy * a / b**2 = -da * y"""
 
     name = "div"
+    saves_output = True
 
     def forward(self, a, b):
         return a / b
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = gy / b if a.requires_grad else None
-        gb = -gy * a / (b * b) if b.requires_grad else None
-        return ga, gb
+        ga = gy / b
+        gb = -(ga * self.output) if b.requires_grad else None
+        return (ga if a.requires_grad else None), gb
 
 
 class Pow(Op):
     """y = a ** b.   da = gy * b * a**(b - 1),  db = gy * y * log(a)"""
 
     name = "pow"
+    saves_output = True
 
     def forward(self, a, b):
         return a**b
@@ -87,6 +90,10 @@ class Pow(Op):
     def backward(self, gy):
         a, b = self.inputs
         ga = gy * b * a ** (b - 1) if a.requires_grad else None
+        if ga is not None and not b.requires_grad and not b.data.all():
+            # a constant exponent 0: y = 1, da = 0 (not 0 * 0**-1 = NaN at a = 0); only for a constant b, since
+            # the mixed second derivative d/db (b a**(b-1)) = a**-1 at b = 0 is not 0
+            ga = ga.where(b.data != 0, 0.0)
         gb = gy * self.output * a.log() if b.requires_grad else None
         return ga, gb
 

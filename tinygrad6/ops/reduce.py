@@ -15,6 +15,15 @@ def kept_shape(shape: tuple[int, ...], axis) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def unreduce(gy, shape: tuple[int, ...], axis):
+    """gy (the gradient of a reduction over `axis`) broadcast back to the input's `shape`. The reduced axes are put
+    back as size 1 first, unless gy already broadcasts as it is (keepdims, all axes, or only leading axes)."""
+    kept = kept_shape(shape, axis)
+    if gy.shape != kept[len(kept) - gy.ndim:]:
+        gy = gy.reshape(kept)
+    return gy.broadcast_to(shape)
+
+
 class Sum(Op):
     """y = sum of x over axis.   dx = gy broadcast back to x's shape"""
 
@@ -28,7 +37,7 @@ class Sum(Op):
 
     def backward(self, gy):
         (x,) = self.inputs
-        return gy.reshape(kept_shape(x.shape, self.axis)).broadcast_to(x.shape)
+        return unreduce(gy, x.shape, self.axis)
 
 
 class Mean(Op):
@@ -45,31 +54,33 @@ class Mean(Op):
     def backward(self, gy):
         (x,) = self.inputs
         n = x.size // max(gy.size, 1) if x.size else 1
-        return gy.reshape(kept_shape(x.shape, self.axis)).broadcast_to(x.shape) * (1 / n)
+        return unreduce(gy * (1 / n), x.shape, self.axis)
 
 
 class Max(Op):
     """y = max of x over axis.   dx = gy where x equals the max, split evenly between ties, 0 elsewhere"""
 
     name = "max"
-    reduce = staticmethod(np.max)
+    saves_output = True
+    reduce = staticmethod(np.ndarray.max)
 
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        y = self.reduce(x, axis=self.axis, keepdims=self.keepdims)
-        is_max = x == y.reshape(kept_shape(x.shape, self.axis))
-        self.save(share=np.divide(is_max, is_max.sum(axis=self.axis, keepdims=True), dtype=x.dtype))
-        return y
+        return self.reduce(x, axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
+        # the share is found here, not in forward, so a max taken without grad (softmax's shift) costs nothing more
         (x,) = self.inputs
-        return gy.reshape(kept_shape(x.shape, self.axis)) * self.saved["share"]
+        kept = kept_shape(x.shape, self.axis)
+        is_max = x.data == self.output.data.reshape(kept)
+        share = np.divide(is_max, is_max.sum(axis=self.axis, keepdims=True), dtype=x.dtype)
+        return gy.reshape(kept) * share
 
 
 class Min(Max):
     """y = min of x over axis.   dx = gy where x equals the min, split evenly between ties, 0 elsewhere"""
 
     name = "min"
-    reduce = staticmethod(np.min)
+    reduce = staticmethod(np.ndarray.min)

@@ -22,7 +22,8 @@ class Maximum(Op):
 
     def backward(self, gy):
         share_a = self.saved["share_a"]
-        return gy * share_a, gy * (1 - share_a)
+        # zero the side that lost with where, so an inf gradient does not become inf * 0 = NaN there
+        return gy.where(share_a != 0, 0.0) * share_a, gy.where(share_a != 1, 0.0) * (1 - share_a)
 
 
 class Minimum(Maximum):
@@ -50,7 +51,7 @@ class Clip(Op):
         return np.clip(x, self.low, self.high)
 
     def backward(self, gy):
-        return gy * self.saved["inside"]
+        return gy.where(self.saved["inside"], 0.0)  # where, not a product: see ReLU
 
 
 class Where(Op):

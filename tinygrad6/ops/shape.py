@@ -15,8 +15,8 @@ def sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if lead < 0 or any(s != 1 and s != n for s, n in zip(shape, x.shape[lead:])):
         raise ShapeError(f"sum_to: cannot sum shape {x.shape} down to {shape}")
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
-    y = x.sum(axis=axes, keepdims=True) if axes else x
-    return y.reshape(shape) if lead else y
+    y = x.sum(axis=axes) if axes else x
+    return y if y.shape == shape else y.reshape(shape)
 
 
 class Reshape(Op):
@@ -46,7 +46,7 @@ class Transpose(Op):
         self.axes = axes
 
     def forward(self, x):
-        return np.transpose(x, self.axes)
+        return x.transpose(self.axes)
 
     def backward(self, gy):
         if self.axes is None:

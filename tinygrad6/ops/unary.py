@@ -11,6 +11,7 @@ class Exp(Op):
     """y = exp(x).   dx = gy * y"""
 
     name = "exp"
+    saves_output = True
 
     def forward(self, x):
         return np.exp(x)
@@ -36,6 +37,7 @@ class Sqrt(Op):
     """y = sqrt(x).   dx = gy / (2 y)"""
 
     name = "sqrt"
+    saves_output = True
 
     def forward(self, x):
         return np.sqrt(x)
@@ -67,13 +69,15 @@ class ReLU(Op):
         return np.maximum(x, 0)
 
     def backward(self, gy):
-        return gy * self.saved["mask"]
+        # where, not gy * mask: an inf arriving at a zeroed unit (relu(x).sqrt() at x < 0) gives 0, not inf * 0 = NaN
+        return gy.where(self.saved["mask"], 0.0)
 
 
 class Sigmoid(Op):
     """y = 1 / (1 + exp(-x)).   dx = gy * y * (1 - y)"""
 
     name = "sigmoid"
+    saves_output = True
 
     def forward(self, x):
         e = np.exp(-np.abs(x))  # never overflows; both branches are exact where they are used
@@ -88,6 +92,7 @@ class Tanh(Op):
     """y = tanh(x).   dx = gy * (1 - y**2)"""
 
     name = "tanh"
+    saves_output = True
 
     def forward(self, x):
         return np.tanh(x)
