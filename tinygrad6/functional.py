@@ -1,5 +1,6 @@
 """Functions built from the primitive ops (so their backward passes come from the graph): softmax,
-log_softmax, cross_entropy, mse_loss, linear, and the activations.
+log_softmax, cross_entropy, mse_loss, linear, and the activations. The functions made of several ops open a
+scope named after themselves, so a drawn graph groups their ops.
 
     import tinygrad6.functional as F
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .modes import scope
 from .tensor import ArrayLike, Tensor, as_tensor
 
 
@@ -30,6 +32,7 @@ def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
     return y if b is None else y + b
 
 
+@scope("log_softmax")
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(x) = (x - m) - log(sum(exp(x - m))), with m = max(x) along axis.
     Subtracting the (detached) max keeps exp from overflowing and does not change the value or the gradient."""
@@ -37,12 +40,14 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
+@scope("softmax")
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(x) = exp(x - m) / sum(exp(x - m)), with m = max(x) along axis (for stability)."""
     e = (x - x.max(axis=axis, keepdims=True).detach()).exp()
     return e / e.sum(axis=axis, keepdims=True)
 
 
+@scope("cross_entropy")
 def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
     """Mean over the batch of -log softmax(logits)[target].
 
@@ -64,6 +69,7 @@ def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
     return -logp[np.arange(n), t].mean()
 
 
+@scope("mse_loss")
 def mse_loss(y: Tensor, t: ArrayLike) -> Tensor:
     """mean((y - t)**2), PyTorch's convention. The book's mean_squared_error is 0.5 * sum((y - t)**2)
     (per sample), which is `0.5 * ((y - t)**2).sum()` here."""
