@@ -1,0 +1,10 @@
+"""tinygrad6's benchmark suite: one training step of the chapter's network against a hand-fused numpy floor, the
+book's hand-written layers and (when installed) PyTorch, plus the per-op graph overhead, a deep chain and a memory run.
+
+    python -m benchmarks            # the full table (a few minutes)
+    python -m benchmarks --quick    # the same scenarios, fewer repetitions (under a minute)
+
+All times are medians of interleaved runs in one process (A B A B ...), BLAS pinned to one thread; the ratios,
+not the absolute times, are what to compare across machines. This package imports numpy lazily so that
+`python -m benchmarks` can pin the BLAS threads before numpy loads.
+"""

@@ -1,0 +1,326 @@
+"""Data for the chapter's experiments: MNIST (downloaded once, verified, cached), scikit-learn's 8x8 digits (offline),
+an IDX reader, a train/validation split and mini-batches.
+
+    from tinygrad6 import datasets
+    (x_train, t_train), (x_test, t_test) = datasets.mnist()             # 60,000 / 10,000, x in [0, 1], (N, 784)
+    (x_train, t_train), (x_test, t_test) = datasets.mnist_test_split("../shared/data/mnist")  # 8,000 / 2,000
+    (x_train, t_train), (x_test, t_test) = datasets.digits()            # 1,500 / 297, (N, 64), no download
+    x_tr, t_tr, x_val, t_val = datasets.train_val_split(x_train, t_train, val_ratio=0.2, seed=0)
+    for x, t in datasets.batches(x_tr, t_tr, batch_size=100, seed=0): ...
+
+MNIST lives in `root`: the argument, else `$TINYGRAD6_DATA`, else `~/.cache/tinygrad6/mnist`. Missing files are
+fetched over HTTPS from the mirrors in `MIRRORS` (tried in order), checked against the published MD5 sums in `MD5`,
+written to a temporary file and renamed only once complete and verified. Files already there are parsed with
+`read_idx`, which checks their structure (nothing is ever unpickled).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+MIRRORS: list[str] = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",  # PyTorch's S3 mirror of MNIST
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",  # Google's CVDF mirror
+]
+"""Base URLs tried in order; a file's URL is base + file name."""
+
+MD5: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+"""The published MD5 sums of the four .gz files: a download is kept only when it matches."""
+
+TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+# IDX: 2 zero bytes, a dtype code, the number of dimensions, then one big-endian uint32 per dimension, then the data.
+IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
+}
+
+
+class DownloadError(OSError):
+    """No mirror gave a complete, verified copy of a file (offline, server error, or wrong contents)."""
+
+
+# -- reading ------------------------------------------------------------------------------------------------------
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """The array stored in an IDX file (gzip-compressed or raw), e.g. (10000, 28, 28) uint8 for t10k-images.
+
+    Checks the magic number (two zero bytes, a known dtype code, at least one dimension), that the header is
+    complete, and that the payload has exactly prod(dims) * itemsize bytes. Anything wrong is a ValueError naming
+    the file and the problem."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # gzip magic
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise ValueError(f"read_idx: {path}: not a valid gzip file (truncated or corrupted?): {e}") from None
+    if len(raw) < 4:
+        raise ValueError(f"read_idx: {path}: {len(raw)} bytes is too short for an IDX header (4 bytes of magic)")
+    zero, code, ndim = raw[:2], raw[2], raw[3]
+    if zero != b"\x00\x00" or code not in IDX_DTYPES or ndim == 0:
+        raise ValueError(f"read_idx: {path}: bad magic number {raw[:4].hex()} (expected 0000 + dtype code in "
+                         f"{sorted(f'{c:02x}' for c in IDX_DTYPES)} + number of dimensions >= 1); not an IDX file")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"read_idx: {path}: header says {ndim} dimensions but the file ends after {len(raw)} bytes")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    dtype = IDX_DTYPES[code]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    payload = len(raw) - header
+    if payload != expected:
+        what = "truncated" if payload < expected else "has trailing bytes"
+        raise ValueError(f"read_idx: {path}: {what}: dimensions {dims} of {dtype.name} need {expected} bytes of data, "
+                         f"the file has {payload}")
+    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return array.astype(dtype.newbyteorder("="))  # native byte order, and a writable copy
+
+
+def _read_pair(root: Path, images_file: str, labels_file: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28) uint8 and labels (N,) uint8, checked to belong together."""
+    images, labels = read_idx(root / images_file), read_idx(root / labels_file)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+        raise ValueError(f"mnist: {root / images_file}: expected (N, 28, 28) uint8 images, got {images.shape} "
+                         f"{images.dtype}")
+    if labels.ndim != 1 or labels.dtype != np.uint8 or len(labels) != len(images):
+        raise ValueError(f"mnist: {root / labels_file}: expected {len(images)} uint8 labels to match "
+                         f"{images_file}, got {labels.shape} {labels.dtype}")
+    if labels.size and labels.max() > 9:
+        raise ValueError(f"mnist: {root / labels_file}: labels must be digits 0..9, found {labels.max()}")
+    return images, labels
+
+
+def _prepare(x: np.ndarray, t: np.ndarray, normalize: bool, flatten: bool, one_hot: bool, scale: float,
+             side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The book's load_mnist options: x as float32 in [0, 1] (normalize) or raw values; (N, side*side) (flatten)
+    or (N, 1, side, side); t as int64 labels or (N, 10) one-hot float32 rows."""
+    x = x.astype(np.float32) / np.float32(scale) if normalize else x
+    x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, side, side)
+    t = t.astype(np.int64)
+    if one_hot:
+        t = np.eye(10, dtype=np.float32)[t]
+    return x, t
+
+
+# -- MNIST --------------------------------------------------------------------------------------------------------
+def default_root() -> Path:
+    """$TINYGRAD6_DATA if set, else ~/.cache/tinygrad6/mnist."""
+    env = os.environ.get("TINYGRAD6_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "tinygrad6" / "mnist"
+
+
+def mnist(root: str | os.PathLike | None = None, download: bool = True, normalize: bool = True,
+          flatten: bool = True, one_hot: bool = False) -> Arrays:
+    """MNIST as `(x_train, t_train), (x_test, t_test)`: 60,000 and 10,000 handwritten digits.
+
+    x: float32 in [0, 1] of shape (N, 784) (normalize, flatten), else uint8 values 0..255 and/or (N, 1, 28, 28).
+    t: int64 labels 0..9, or (N, 10) float32 one-hot rows with one_hot=True.
+    root: folder of the four IDX .gz files; default `default_root()`. Missing files are downloaded when
+    `download` is true (see `MIRRORS`, `MD5`), else a FileNotFoundError says where they are expected."""
+    root = Path(root).expanduser() if root is not None else default_root()
+    files = TRAIN_FILES + TEST_FILES
+    missing = [name for name in files if not (root / name).is_file()]
+    if missing and not download:
+        hint = (" Only the test set is there: use datasets.mnist_test_split(root) for an 8,000/2,000 split of it."
+                if set(missing) == set(TRAIN_FILES) else "")
+        raise FileNotFoundError(f"mnist: {', '.join(missing)} not found in {root}; call mnist(download=True) to "
+                                f"fetch them, or put the four MNIST .gz files there (or point $TINYGRAD6_DATA at "
+                                f"a folder that has them).{hint}")
+    for name in missing:
+        fetch(name, root)
+    x_train, t_train = _read_pair(root, *TRAIN_FILES)
+    x_test, t_test = _read_pair(root, *TEST_FILES)
+    return (_prepare(x_train, t_train, normalize, flatten, one_hot, 255.0, 28),
+            _prepare(x_test, t_test, normalize, flatten, one_hot, 255.0, 28))
+
+
+def mnist_test_split(root: str | os.PathLike | None = None, train_size: int = 8000, seed: int = 0,
+                     normalize: bool = True, flatten: bool = True, one_hot: bool = False) -> Arrays:
+    """Only MNIST's 10,000 test images (t10k-*.gz in `root`), shuffled with `seed` and split into `train_size`
+    training and 10,000 - train_size test images (8,000 / 2,000 by default). Never downloads.
+
+    The shuffle matters: the first 5,000 test images were written by Census Bureau employees and are cleaner
+    than the last 5,000 (written by students), so a plain cut would test on harder digits than it trains on."""
+    root = Path(root).expanduser() if root is not None else default_root()
+    missing = [name for name in TEST_FILES if not (root / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"mnist_test_split: {', '.join(missing)} not found in {root}")
+    x, t = _read_pair(root, *TEST_FILES)
+    if not 0 < train_size < len(x):
+        raise ValueError(f"mnist_test_split: train_size must be between 1 and {len(x) - 1}, got {train_size}")
+    order = np.random.default_rng(seed).permutation(len(x))
+    train, test = order[:train_size], order[train_size:]
+    return (_prepare(x[train], t[train], normalize, flatten, one_hot, 255.0, 28),
+            _prepare(x[test], t[test], normalize, flatten, one_hot, 255.0, 28))
+
+
+def mnist_files(root: str | os.PathLike | None = None) -> str | None:
+    """Which MNIST files `root` holds: "all" (the four), "test" (only the two test-set files) or None."""
+    root = Path(root).expanduser() if root is not None else default_root()
+    has = {name: (root / name).is_file() for name in TRAIN_FILES + TEST_FILES}
+    if all(has.values()):
+        return "all"
+    if has[TEST_FILES[0]] and has[TEST_FILES[1]]:
+        return "test"
+    return None
+
+
+# -- downloading --------------------------------------------------------------------------------------------------
+def fetch(name: str, root: str | os.PathLike, mirrors: list[str] | None = None, md5: dict[str, str] | None = None,
+          timeout: float = 30.0, progress: bool | None = None) -> Path:
+    """Download `name` into `root` from the first mirror that gives a complete copy whose MD5 matches, and return
+    its path. The bytes go to a temporary file in `root`, renamed to `name` only when complete and verified; a
+    failed attempt leaves nothing behind. mirrors/md5 default to the module's `MIRRORS`/`MD5` (a name missing
+    from md5 is checked for completeness only). progress: a bar on stderr (default: when stderr is a terminal)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    mirrors = MIRRORS if mirrors is None else mirrors
+    md5 = MD5 if md5 is None else md5
+    progress = sys.stderr.isatty() if progress is None else progress
+    failures, network = [], []
+    for base in mirrors:
+        url = base + name
+        try:
+            return _download(url, root / name, md5.get(name), timeout, progress)
+        except (OSError, ValueError, http.client.HTTPException) as e:  # URLError and timeouts are OSErrors
+            failures.append(f"{url}: {getattr(e, 'reason', None) or e}")
+            network.append(isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError))
+                           and not isinstance(e, urllib.error.HTTPError))
+    lead = "offline? " if network and all(network) else ""
+    raise DownloadError(f"mnist: {lead}could not download {name} into {root} ({'; '.join(failures)}); put the MNIST "
+                        f".gz files there yourself or set $TINYGRAD6_DATA to a folder that has them")
+
+
+def _download(url: str, dest: Path, expected_md5: str | None, timeout: float, progress: bool) -> Path:
+    """One attempt: stream `url` into a temporary file beside `dest`, check length and MD5, rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        digest = hashlib.md5()
+        received = 0
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            bar = _progress_bar(total, dest.name) if progress else None
+            while chunk := response.read(1 << 16):
+                f.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+            if bar is not None:
+                bar.close()
+        if total is not None and received != total:
+            raise ValueError(f"incomplete download: got {received} of {total} bytes")
+        if expected_md5 is not None and digest.hexdigest() != expected_md5:
+            raise ValueError(f"MD5 mismatch: got {digest.hexdigest()}, expected {expected_md5}")
+        read_idx(tmp)  # the structure must be right as well
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class _TextBar:
+    """A minimal progress bar for when tqdm is not installed."""
+
+    def __init__(self, total: int | None, name: str) -> None:
+        self.total, self.name, self.n = total, name, 0
+
+    def update(self, k: int) -> None:
+        self.n += k
+        done = f"{100 * self.n / self.total:5.1f}%" if self.total else f"{self.n / 1e6:.1f} MB"
+        sys.stderr.write(f"\rdownloading {self.name}: {done}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+
+
+def _progress_bar(total: int | None, name: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _TextBar(total, name)
+    return tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {name}", leave=False)
+
+
+# -- scikit-learn's digits ----------------------------------------------------------------------------------------
+def digits(normalize: bool = True, flatten: bool = True, one_hot: bool = False, test_size: int = 297,
+           seed: int = 0) -> Arrays:
+    """The 1,797 8x8 handwritten digits that ship inside scikit-learn (no download), shuffled with `seed` and
+    split into 1,500 training and `test_size` test images, in the same tuple shape as `mnist`.
+
+    x: float32 in [0, 1] (the raw values are 0..16) of shape (N, 64), or (N, 1, 8, 8) with flatten=False."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ImportError("datasets.digits() needs scikit-learn, part of the `examples` extra: "
+                          "pip install -e \".[examples]\" (or pip install scikit-learn)") from None
+    bunch = load_digits()
+    x, t = bunch.images.astype(np.uint8), bunch.target.astype(np.uint8)
+    order = np.random.default_rng(seed).permutation(len(x))
+    train, test = order[:-test_size], order[-test_size:]
+    return (_prepare(x[train], t[train], normalize, flatten, one_hot, 16.0, 8),
+            _prepare(x[test], t[test], normalize, flatten, one_hot, 16.0, 8))
+
+
+# -- splitting and batching ---------------------------------------------------------------------------------------
+def train_val_split(x: np.ndarray, t: np.ndarray, val_ratio: float = 0.2,
+                    seed: int | np.random.Generator | None = None) -> tuple[np.ndarray, ...]:
+    """Shuffle (x, t) together and split off the last `val_ratio` of them as validation data, as the chapter's
+    hyper-parameter search does. Returns x_train, t_train, x_val, t_val."""
+    if len(x) != len(t):
+        raise ValueError(f"train_val_split: x has {len(x)} samples, t has {len(t)}")
+    if not 0 < val_ratio < 1:
+        raise ValueError(f"train_val_split: val_ratio must be in (0, 1), got {val_ratio}")
+    n_val = int(len(x) * val_ratio)
+    if n_val == 0 or n_val == len(x):
+        raise ValueError(f"train_val_split: val_ratio {val_ratio} of {len(x)} samples leaves an empty split")
+    order = np.random.default_rng(seed).permutation(len(x))
+    x, t = x[order], t[order]
+    return x[n_val:], t[n_val:], x[:n_val], t[:n_val]
+
+
+def batches(x: np.ndarray, t: np.ndarray, batch_size: int, shuffle: bool = True,
+            seed: int | np.random.Generator | None = None, sampling: str = "epoch") -> Iterator[tuple[np.ndarray, ...]]:
+    """Mini-batches (x_batch, t_batch) for one epoch.
+
+    sampling="epoch": every sample once, in a shuffled order when `shuffle` (the last batch may be smaller).
+    sampling="choice": the book's way, len(x) // batch_size batches of `np.random.choice(len(x), batch_size)`
+    (with replacement, so some samples come twice and some not at all)."""
+    if len(x) != len(t):
+        raise ValueError(f"batches: x has {len(x)} samples, t has {len(t)}")
+    if batch_size < 1:
+        raise ValueError(f"batches: batch_size must be >= 1, got {batch_size}")
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    if sampling == "choice":
+        for _ in range(max(n // batch_size, 1)):
+            mask = rng.choice(n, batch_size)
+            yield x[mask], t[mask]
+        return
+    if sampling != "epoch":
+        raise ValueError(f"batches: sampling must be 'epoch' or 'choice', got {sampling!r}")
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for start in range(0, n, batch_size):
+        index = order[start:start + batch_size]
+        yield x[index], t[index]

@@ -1,0 +1,106 @@
+"""Experiment 3 (chapter 6.2.2-6.2.3, figures 6-10 to 6-14): histograms of the activations of 5 layers of 100 units
+fed 1,000 random inputs, for initial weights of std 1, std 0.01, Xavier (sqrt(1/n)) and He (sqrt(2/n)), each with
+sigmoid, tanh and ReLU.
+
+    python -m tinygrad6.experiments.activation_histograms --out out/
+
+The forward pass runs on the engine (Tensors, under no_grad); inputs and weights are standard normal draws.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import init
+from ..modes import no_grad
+from ..tensor import Tensor
+from . import common
+
+NAME = "activation_histograms"
+TITLE = "Activations of 5 layers x 100 units under different initial weights"
+WHAT = ("With std 1, sigmoid and tanh outputs pile up at their extremes, where the gradient vanishes; with std 0.01 "
+        "they collapse to one value, so every unit says the same thing; Xavier keeps a spread through all 5 layers. "
+        "For ReLU, std 0.01 and Xavier outputs shrink layer after layer (std 1 explodes), while He keeps the same "
+        "spread in every layer.")
+NEEDS_DATA = False
+DEFAULTS: dict[str, Any] = {"samples": 1000, "units": 100, "layers": 5, "bins": 30}
+QUICK: dict[str, Any] = {}  # a few small matrix products: the quick run is the full one
+
+INITS = ("std=1", "std=0.01", "Xavier", "He")
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 1.0)}
+
+
+def std_of(name: str, n_in: int) -> float:
+    return {"std=1": 1.0, "std=0.01": 0.01, "Xavier": init.xavier_std(n_in), "He": init.he_std(n_in)}[name]
+
+
+def activations(x: np.ndarray, weight_init: str, activation: str, layers: int, units: int,
+                rng: np.random.Generator) -> list[np.ndarray]:
+    """The outputs of each of `layers` layers z = act(a @ W) (no bias, as in the book), W ~ N(0, std**2)."""
+    a = Tensor(x)
+    outputs = []
+    with no_grad():
+        for _ in range(layers):
+            W = Tensor(init.normal((a.shape[1], units), std_of(weight_init, a.shape[1]), rng))
+            a = getattr(a @ W, activation)()
+            outputs.append(a.data)
+    return outputs
+
+
+def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
+        verbose: bool = True, **overrides: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    s = common.settings(sys.modules[__name__], quick, overrides)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((s["samples"], s["units"]))
+    rows = [(act, w) for act in ACTIVATIONS for w in INITS]
+    fig, axes = common.figure(len(rows), s["layers"], figsize=(2.0 * s["layers"] + 1, 1.25 * len(rows)),
+                              sharey="row")
+    stats: dict[str, dict[str, Any]] = {}
+    for r, (act, w) in enumerate(rows):
+        outs = activations(x, w, act, s["layers"], s["units"], np.random.default_rng([seed, r]))
+        saturated = {"sigmoid": lambda a: (a < 0.01) | (a > 0.99), "tanh": lambda a: np.abs(a) > 0.99,
+                     "relu": lambda a: a == 0}[act]
+        stats[f"{act}, {w}"] = {"std": [float(f"{a.std():.4g}") for a in outs],
+                                "saturated_or_zero": [round(float(saturated(a).mean()), 4) for a in outs]}
+        if act == "relu":  # half the outputs are exactly 0: draw the others, on a scale that fits this row
+            shown = [a[a > 0] for a in outs]
+            lo, hi = 0.0, float(max(np.percentile(v, 99) if v.size else 0.0 for v in shown)) or 1.0
+        else:
+            shown, (lo, hi) = [a.ravel() for a in outs], RANGES[act]
+        for i, a in enumerate(shown):
+            ax = axes[r, i]
+            ax.hist(a, bins=s["bins"], range=(lo, hi), color="tab:blue")
+            ax.set_yticks([])
+            ax.tick_params(labelsize=7)
+            if r == 0:
+                ax.set_title(f"layer {i + 1}", fontsize=9)
+        axes[r, 0].set_ylabel(f"{act}\n{w}", fontsize=9)
+    fig.suptitle(f"{TITLE}\n{s['samples']} standard-normal inputs; rows: activation and initial weights; "
+                 f"x axis: activation value (ReLU: the non-zero outputs only)", fontsize=10)
+
+    last = {k: v["std"][-1] for k, v in stats.items()}
+    summary = (f"sigmoid, std=1: {100 * stats['sigmoid, std=1']['saturated_or_zero'][-1]:.0f}% of layer "
+               f"{s['layers']}'s outputs below 0.01 or above 0.99; std of layer {s['layers']}'s activations: "
+               + ", ".join(f"{k} {last[k]:.3g}" for k in ("sigmoid, std=0.01", "sigmoid, Xavier", "tanh, Xavier",
+                                                           "relu, std=0.01", "relu, Xavier", "relu, He")))
+    result = {"dataset": f"{s['samples']} standard-normal random inputs (no data set)", "seed": seed,
+              "quick": quick, "settings": s,
+              "numbers": {"per_layer": stats,
+                          "note": "saturated_or_zero: sigmoid < 0.01 or > 0.99; tanh |a| > 0.99; relu a == 0"},
+              "summary": summary}
+    return common.finish(sys.modules[__name__], out, fig, result, started)
+
+
+def main(argv=None) -> dict[str, Any]:
+    return common.main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    main()

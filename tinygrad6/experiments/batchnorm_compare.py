@@ -1,0 +1,94 @@
+"""Experiment 5 (chapter 6.3.2, figure 6-19): a 5x100 ReLU network with and without Batch Normalization, trained
+with SGD (lr 0.01) on 1,000 images for 20 epochs, for 16 scales of the initial weights from 1 down to 0.0001
+(np.logspace(0, -4, 16)); a 4x4 grid of training-accuracy curves.
+
+    python -m tinygrad6.experiments.batchnorm_compare --data ../shared/data/mnist --out out/
+
+For each scale both networks start from the same weights (BatchNorm adds gamma = 1, beta = 0) and see the same
+mini-batches. The training accuracy is measured on the 1,000 training images after every epoch.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import nn, optim
+from ..train import Trainer
+from . import common
+
+NAME = "batchnorm_compare"
+TITLE = "Batch Normalization vs none over 16 initial weight scales (5x100 ReLU network, SGD)"
+WHAT = ("With Batch Normalization (solid) the network learns quickly at almost every weight scale; without it "
+        "(dashed) learning is slower and, when the initial weights are too small or too large, does not start at "
+        "all.")
+NEEDS_DATA = True
+DEFAULTS: dict[str, Any] = {"n_train": 1000, "epochs": 20, "batch_size": 100, "hidden": 100, "layers": 5,
+                            "lr": 0.01, "scales": 16}
+QUICK: dict[str, Any] = {"epochs": 10}
+
+
+def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
+        **overrides: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    s = common.settings(sys.modules[__name__], quick, overrides)
+    x, t = common.subset(data, s["n_train"])
+    per_epoch = max(len(x) // s["batch_size"], 1)
+    scales = np.logspace(0, -4, s["scales"])
+    curves: dict[str, dict[str, list[float]]] = {}
+    bar = common.progress(len(scales), NAME, verbose)
+    for i, w in enumerate(scales):
+        trainers = {}
+        for name, batchnorm in (("BatchNorm", True), ("no BatchNorm", False)):
+            model = nn.MLP(data.input_size, [s["hidden"]] * s["layers"], 10, activation="relu",
+                           weight_init=float(w), batchnorm=batchnorm, rng=seed + i)
+            trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=s["lr"]), (x, t), verbose=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # large initial weights without BatchNorm overflow
+            common.lockstep(trainers, x, t, s["epochs"] * per_epoch, s["batch_size"], seed + i,
+                            eval_every=per_epoch, verbose=False)
+        curves[f"{w:.4g}"] = {name: tr.history["train_acc"] for name, tr in trainers.items()}
+        bar.update(1)
+    bar.close()
+
+    side = int(np.ceil(np.sqrt(len(scales))))
+    fig, axes = common.figure(side, side, figsize=(10, 9), sharex=True, sharey=True)
+    epochs = np.arange(1, s["epochs"] + 1)
+    for ax, (w, acc) in zip(axes.flat, curves.items()):
+        ax.plot(epochs, acc["BatchNorm"], color="tab:blue", label="Batch Normalization")
+        ax.plot(epochs, acc["no BatchNorm"], "--", color="tab:orange", label="without BatchNorm")
+        ax.set_title(f"initial std {w}", fontsize=9)
+        ax.set_ylim(0, 1.0)
+    for ax in axes.flat[len(curves):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("epochs")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("train accuracy")
+    axes[0, 0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"{TITLE}\n{len(x)} training images; {common.caption(data, quick)}", fontsize=10)
+
+    final = {w: {name: float(a[-1]) for name, a in acc.items()} for w, acc in curves.items()}
+    wins = sum(v["BatchNorm"] > v["no BatchNorm"] for v in final.values())
+    mean_bn = float(np.mean([v["BatchNorm"] for v in final.values()]))
+    mean_plain = float(np.mean([v["no BatchNorm"] for v in final.values()]))
+    summary = (f"after {s['epochs']} epochs, BatchNorm's training accuracy beats the plain network's at {wins} of "
+               f"{len(final)} weight scales; mean over the scales: {mean_bn:.3f} with, {mean_plain:.3f} without")
+    result = {"dataset": data.caption, "seed": seed, "quick": quick, "settings": {**s, "n_train_used": len(x)},
+              "numbers": {"final_train_acc": final, "bn_wins": wins, "mean_final_train_acc_bn": mean_bn,
+                          "mean_final_train_acc_plain": mean_plain,
+                          "train_acc": {w: {n: common.rounded(a) for n, a in acc.items()}
+                                        for w, acc in curves.items()}},
+              "summary": summary}
+    return common.finish(sys.modules[__name__], out, fig, result, started)
+
+
+def main(argv=None) -> dict[str, Any]:
+    return common.main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    main()

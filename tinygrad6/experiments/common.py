@@ -1,0 +1,287 @@
+"""What the chapter-6 experiments share: the data they run on, their command line, training several models on the
+same mini-batches, smoothing, and writing a figure (PNG) and its numbers (JSON).
+
+Every experiment module defines NAME, TITLE, WHAT (one sentence: what the figure shows), NEEDS_DATA, DEFAULTS (the
+chapter's sizes) and QUICK (the overrides of `--quick`), and `run(data, out, seed, quick, verbose, **settings)`
+returning a result dict that is also written to <out>/<NAME>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .. import datasets, nn, optim
+from ..train import Trainer
+
+CHAPTER_SIZES_NOTE = "defaults are the chapter's sizes; --quick runs a small version in seconds"
+
+
+# -- data ---------------------------------------------------------------------------------------------------------
+@dataclass
+class Data:
+    """Training and test arrays (x flattened, in [0, 1]; t integer labels) and a caption saying what they are."""
+
+    name: str  # "mnist" or "digits"
+    caption: str
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_test: np.ndarray
+    t_test: np.ndarray
+
+    @property
+    def input_size(self) -> int:
+        return self.x_train.shape[1]
+
+
+def load_data(dataset: str | None = None, data_dir: str | Path | None = None, notice=print) -> Data:
+    """The data an experiment runs on.
+
+    data_dir: a folder of MNIST IDX files: all four (60,000 / 10,000), or only the two test-set files (their 10,000
+        images split 8,000 train / 2,000 test, and the caption says so).
+    dataset: "mnist" (from `datasets.default_root()`, downloaded when missing), "digits" (scikit-learn's 8x8
+        digits), or None: MNIST when it is already on disk, else digits with a notice."""
+    if data_dir is not None:
+        kind = datasets.mnist_files(data_dir)
+        if kind == "all":
+            return _mnist(datasets.mnist(data_dir, download=False), "MNIST (60,000 training / 10,000 test images)")
+        if kind == "test":
+            return _mnist(datasets.mnist_test_split(data_dir),
+                          "MNIST test set only (10,000 real images), split 8,000 train / 2,000 test")
+        raise FileNotFoundError(f"--data {data_dir}: no MNIST IDX files there (expected t10k-images-idx3-ubyte.gz "
+                                f"and t10k-labels-idx1-ubyte.gz, and optionally the two train-*.gz files)")
+    if dataset is None:
+        if datasets.mnist_files() is not None:
+            return load_data(data_dir=datasets.default_root())
+        notice(f"notice: MNIST is not in {datasets.default_root()}; using scikit-learn's 8x8 digits instead "
+               f"(--dataset mnist downloads MNIST, --data DIR reads it from a folder)")
+        dataset = "digits"
+    if dataset == "digits":
+        (x_train, t_train), (x_test, t_test) = datasets.digits()
+        return Data("digits", "scikit-learn 8x8 digits (1,500 training / 297 test images)",
+                    x_train, t_train, x_test, t_test)
+    if dataset == "mnist":
+        if datasets.mnist_files() == "test":
+            return load_data(data_dir=datasets.default_root())
+        return _mnist(datasets.mnist(), "MNIST (60,000 training / 10,000 test images)")
+    raise ValueError(f"dataset must be 'mnist' or 'digits', got {dataset!r}")
+
+
+def _mnist(arrays: datasets.Arrays, caption: str) -> Data:
+    (x_train, t_train), (x_test, t_test) = arrays
+    return Data("mnist", caption, x_train, t_train, x_test, t_test)
+
+
+# -- command line -------------------------------------------------------------------------------------------------
+def parser(module: ModuleType) -> argparse.ArgumentParser:
+    """The shared options, plus one --option per number in the module's DEFAULTS (e.g. --epochs)."""
+    p = argparse.ArgumentParser(prog=f"python -m tinygrad6.experiments.{module.NAME}",
+                                description=f"{module.TITLE}. {module.WHAT} ({CHAPTER_SIZES_NOTE})")
+    p.add_argument("--dataset", choices=("mnist", "digits"), default=None,
+                   help="default: MNIST when already downloaded, else scikit-learn's digits (with a notice)")
+    p.add_argument("--data", metavar="DIR", default=None,
+                   help="a folder of MNIST IDX .gz files (all four, or only the two t10k-* test-set files)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", metavar="DIR", default="out", help="where the PNG and JSON go (default: out)")
+    p.add_argument("--quick", action="store_true", help="a small, fast version (for CI and a first look)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or printed summary")
+    for key, value in module.DEFAULTS.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            quick = module.QUICK.get(key)
+            p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=None,
+                           help=f"default {value}" + (f" (--quick: {quick})" if quick is not None else ""))
+    return p
+
+
+def main(module: ModuleType, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Parse the command line, load the data, run the experiment, print its summary and where its files went."""
+    args = parser(module).parse_args(argv)
+    overrides = {k: getattr(args, k) for k in module.DEFAULTS if getattr(args, k, None) is not None}
+    try:
+        data = load_data(args.dataset, args.data) if module.NEEDS_DATA else None
+    except (OSError, ValueError, ImportError) as e:  # missing files, no network, bad IDX file, no scikit-learn
+        raise SystemExit(f"error: {e}") from None
+    with one_blas_thread():
+        result = module.run(data, Path(args.out), seed=args.seed, quick=args.quick, verbose=not args.quiet,
+                            **overrides)
+    if not args.quiet:
+        print(result["summary"])
+        print("wrote", ", ".join(str(Path(args.out) / f) for f in result["files"]))
+    return result
+
+
+def settings(module: ModuleType, quick: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The module's DEFAULTS, with QUICK on top when quick, with explicit overrides on top of both."""
+    unknown = set(overrides) - set(module.DEFAULTS)
+    if unknown:
+        raise TypeError(f"{module.NAME}.run: unknown settings {sorted(unknown)}; known: {sorted(module.DEFAULTS)}")
+    return {**module.DEFAULTS, **(module.QUICK if quick else {}), **overrides}
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """Limit numpy's BLAS to one thread inside the block (with threadpoolctl, when installed).
+
+    The experiments multiply small matrices (batch x 100 by 100 x 100), for which a second BLAS thread only adds
+    synchronisation; on a busy 2-core machine it made an iteration 10 to 50 times slower."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+# -- training -----------------------------------------------------------------------------------------------------
+def subset(data: Data, n_train: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The first n_train training samples (all when None or more than there are)."""
+    n = len(data.x_train) if n_train is None else min(n_train, len(data.x_train))
+    return data.x_train[:n], data.t_train[:n]
+
+
+def lockstep(trainers: dict[str, Trainer], x: np.ndarray, t: np.ndarray, iters: int, batch_size: int,
+             seed: int, eval_every: int = 0, desc: str = "", verbose: bool = True) -> dict[str, np.ndarray]:
+    """Train every trainer's model for `iters` iterations on the SAME mini-batches (the book's
+    `np.random.choice(train_size, batch_size)` each iteration), as the chapter's comparisons do.
+    eval_every > 0: after every `eval_every` iterations (an epoch), each trainer records its train and test
+    losses and accuracies (`Trainer.evaluate_epoch`). Returns the per-iteration training loss of each."""
+    rng = np.random.default_rng(seed)
+    bar = progress(iters, desc, verbose)
+    for i in range(1, iters + 1):
+        mask = rng.choice(len(x), batch_size)
+        for trainer in trainers.values():
+            trainer.step(x[mask], t[mask])
+        if eval_every and i % eval_every == 0:
+            for trainer in trainers.values():
+                trainer.evaluate_epoch(i // eval_every)
+        bar.update(1)
+    bar.close()
+    return {name: np.array(trainer.history["loss"]) for name, trainer in trainers.items()}
+
+
+def smooth_curve(y: Sequence[float], window: int = 11) -> np.ndarray:
+    """A noisy curve averaged over a sliding Kaiser window of `window` points (the ends are reflected so the
+    result has the same length), as the book smooths its loss curves."""
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) < window:
+        return y.copy()
+    half = window // 2
+    padded = np.concatenate([y[half:0:-1], y, y[-2:-half - 2:-1]])
+    w = np.kaiser(window, 2.0)
+    return np.convolve(padded, w / w.sum(), mode="valid")
+
+
+class _NoBar:
+    def update(self, k: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress(total: int, desc: str, verbose: bool = True):
+    """A tqdm bar on stderr when verbose and stderr is a terminal; otherwise an object that does nothing."""
+    if not verbose or not sys.stderr.isatty():
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc=desc, leave=False, unit="it")
+
+
+# -- output -------------------------------------------------------------------------------------------------------
+def figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6.4, 4.8), **kwargs):
+    """A matplotlib Figure drawn by the Agg backend (no window, no pyplot global state) and its axes."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("the experiments draw with matplotlib, part of the `examples` extra: "
+                          "pip install -e \".[examples]\"") from None
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return fig, axes
+
+
+def caption(data: Data | None, quick: bool, without_data: str = "") -> str:
+    """The line under every figure's title: the data it was made from, and whether it is the quick version."""
+    text = data.caption if data is not None else without_data
+    return text + (" — quick run (--quick): fewer iterations than the chapter" if quick else "")
+
+
+def finish(module: ModuleType, out: Path, fig, result: dict[str, Any], started: float) -> dict[str, Any]:
+    """Write <out>/<NAME>.png and <out>/<NAME>.json; return the result with its file names and run time."""
+    out.mkdir(parents=True, exist_ok=True)
+    png, js = f"{module.NAME}.png", f"{module.NAME}.json"
+    fig.savefig(out / png, dpi=90)
+    result = {"experiment": module.NAME, "title": module.TITLE, "what": module.WHAT, **result,
+              "seconds": round(time.perf_counter() - started, 2), "files": [png, js]}
+    (out / js).write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    return result
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def rounded(values, digits: int = 4) -> list:
+    """A list of floats rounded for the JSON (curves of thousands of points stay readable and small)."""
+    return [round(float(v), digits) for v in values]
+
+
+# -- the overfitting experiments (weight decay, dropout) ----------------------------------------------------------
+def overfit(data: Data, variants: dict[str, dict[str, Any]], s: dict[str, Any], seed: int, desc: str,
+            verbose: bool) -> dict[str, dict[str, list[float]]]:
+    """The chapter's overfitting setup: the first s["n_train"] training images, an MLP of s["layers"] x
+    s["hidden"] ReLU units (He initial weights), SGD with s["lr"], s["epochs"] epochs of s["batch_size"] batches.
+    variants: name -> {"l2": lambda, "dropout": p}; every variant starts from the same weights and sees the same
+    batches. Returns name -> {"train_acc": [...], "test_acc": [...]} (after every epoch, on all the training
+    images and all the test images)."""
+    x, t = subset(data, s["n_train"])
+    per_epoch = max(len(x) // s["batch_size"], 1)
+    trainers = {}
+    for name, v in variants.items():
+        model = nn.MLP(data.input_size, [s["hidden"]] * s["layers"], 10, activation="relu",
+                       dropout=v.get("dropout", 0.0), rng=seed)
+        trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=s["lr"]), (x, t),
+                                 (data.x_test, data.t_test), l2=v.get("l2", 0.0), verbose=False)
+    lockstep(trainers, x, t, s["epochs"] * per_epoch, s["batch_size"], seed, eval_every=per_epoch, desc=desc,
+             verbose=verbose)
+    return {name: {"train_acc": tr.history["train_acc"], "test_acc": tr.history["test_acc"]}
+            for name, tr in trainers.items()}
+
+
+def gap(curves: dict[str, list[float]], last: int = 10) -> float:
+    """Train minus test accuracy, averaged over the last `last` epochs (one epoch alone is noisy)."""
+    train, test = np.asarray(curves["train_acc"][-last:]), np.asarray(curves["test_acc"][-last:])
+    return float((train - test).mean())
+
+
+def draw_overfit(curves: dict[str, dict[str, list[float]]], title: str, subtitle: str):
+    """One panel per variant: train (solid) and test (dashed) accuracy per epoch, with the final gap."""
+    fig, axes = figure(1, len(curves), figsize=(5 * len(curves), 4.2), sharey=True)
+    for ax, (name, c) in zip(axes[0], curves.items()):
+        epochs = np.arange(1, len(c["train_acc"]) + 1)
+        ax.plot(epochs, c["train_acc"], label="train", color="tab:blue")
+        ax.plot(epochs, c["test_acc"], "--", label="test", color="tab:orange")
+        ax.set_title(f"{name}: final train {c['train_acc'][-1]:.3f}, test {c['test_acc'][-1]:.3f}", fontsize=9)
+        ax.set_xlabel("epochs")
+        ax.set_ylim(0, 1.0)
+        ax.legend(loc="lower right")
+    axes[0, 0].set_ylabel("accuracy")
+    fig.suptitle(f"{title}\n{subtitle}", fontsize=10)
+    return fig

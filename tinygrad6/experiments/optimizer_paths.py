@@ -1,0 +1,92 @@
+"""Experiment 1 (chapter 6.1, figures 6-3 to 6-8): the paths of SGD, Momentum, AdaGrad and Adam on
+f(x, y) = x**2 / 20 + y**2, from (-7, 2), 30 steps each, drawn on the contour lines of f.
+
+    python -m tinygrad6.experiments.optimizer_paths --out out/
+
+The gradients come from the engine: x and y are Tensors, f is built from them and `backward()` fills x.grad and
+y.grad, which the optimizer reads, exactly as it would for a network's weights.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import optim
+from ..tensor import Tensor
+from . import common
+
+NAME = "optimizer_paths"
+TITLE = "Optimizer paths on f(x, y) = x²/20 + y²"
+WHAT = ("From (-7, 2), SGD zig-zags across the steep y direction, because the gradient does not point at the "
+        "minimum; Momentum rolls like a ball in a bowl and overshoots; AdaGrad's y steps shrink quickly, so it heads "
+        "almost straight in; Adam rolls like Momentum but sways less.")
+NEEDS_DATA = False
+DEFAULTS: dict[str, Any] = {"steps": 30, "x0": -7.0, "y0": 2.0,
+                            "lr_sgd": 0.95, "lr_momentum": 0.1, "lr_adagrad": 1.5, "lr_adam": 0.3}
+QUICK: dict[str, Any] = {}  # 30 steps take milliseconds: the quick run is the full one
+
+
+def f(x, y):
+    """f(x, y) = x**2 / 20 + y**2: a valley 20 times steeper in y than in x, minimum 0 at (0, 0)."""
+    return x * x / 20 + y * y
+
+
+def path(optimizer_class: type[optim.Optimizer], lr: float, start: tuple[float, float], steps: int) -> np.ndarray:
+    """The (steps + 1, 2) positions visited by `optimizer_class(lr=lr)` minimizing f from `start`."""
+    x = Tensor(start[0], requires_grad=True, name="x")
+    y = Tensor(start[1], requires_grad=True, name="y")
+    opt = optimizer_class([x, y], lr=lr)
+    points = [(x.item(), y.item())]
+    for _ in range(steps):
+        opt.zero_grad()
+        f(x, y).backward()
+        opt.step()
+        points.append((x.item(), y.item()))
+    return np.array(points)
+
+
+def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
+        verbose: bool = True, **overrides: Any) -> dict[str, Any]:
+    """Compute the four paths and draw them. `data` and `seed` are unused (nothing here is random)."""
+    started = time.perf_counter()
+    s = common.settings(sys.modules[__name__], quick, overrides)
+    start = (s["x0"], s["y0"])
+    runs = {"SGD": (optim.SGD, s["lr_sgd"]), "Momentum": (optim.Momentum, s["lr_momentum"]),
+            "AdaGrad": (optim.AdaGrad, s["lr_adagrad"]), "Adam": (optim.Adam, s["lr_adam"])}
+    paths = {name: path(cls, lr, start, s["steps"]) for name, (cls, lr) in runs.items()}
+
+    fig, axes = common.figure(2, 2, figsize=(9, 7.5))
+    xs, ys = np.meshgrid(np.linspace(-10, 10, 400), np.linspace(-5, 5, 200))
+    zs = f(xs, ys)
+    for ax, (name, points) in zip(axes.flat, paths.items()):
+        ax.contour(xs, ys, zs, levels=np.geomspace(0.05, 30, 12), colors="0.75", linewidths=0.8)
+        ax.plot(points[:, 0], points[:, 1], "o-", color="tab:red", markersize=3, linewidth=1)
+        ax.plot(0, 0, "+", color="black", markersize=10)
+        ax.set_title(f"{name} (lr={runs[name][1]})")
+        ax.set_xlim(-10, 10)
+        ax.set_ylim(-5, 5)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+    fig.suptitle(f"{TITLE}: {s['steps']} steps from {start}, gradients from tinygrad6's backward()")
+
+    final = {name: {"x": float(p[-1, 0]), "y": float(p[-1, 1]), "f": float(f(p[-1, 0], p[-1, 1]))}
+             for name, p in paths.items()}
+    summary = "final f after {} steps: {}".format(
+        s["steps"], ", ".join(f"{name} {v['f']:.3g} at ({v['x']:.3f}, {v['y']:.3f})" for name, v in final.items()))
+    result = {"dataset": "none (a function of two variables)", "seed": seed, "quick": quick, "settings": s,
+              "numbers": {"final": final, "paths": {name: p.round(6).tolist() for name, p in paths.items()}},
+              "summary": summary}
+    return common.finish(sys.modules[__name__], out, fig, result, started)
+
+
+def main(argv=None) -> dict[str, Any]:
+    return common.main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    main()
