@@ -151,17 +151,10 @@ class Momentum(Optimizer):
         p.data += v
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov's accelerated gradient, as the book's code writes it (Bengio et al. 2012, arXiv:1212.0901):
         v <- momentum * v - lr * g
         W <- W + momentum**2 * v - (1 + momentum) * lr * g"""
-
-    hyperparams = ("lr", "momentum", "weight_decay")
-
-    def __init__(self, params: Iterable[Tensor], lr: float = 0.01, momentum: float = 0.9,
-                 weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr, weight_decay)
-        self.momentum = momentum
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:
         v = self.buffer(state, "v", p)

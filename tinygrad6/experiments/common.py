@@ -285,3 +285,40 @@ def draw_overfit(curves: dict[str, dict[str, list[float]]], title: str, subtitle
     axes[0, 0].set_ylabel("accuracy")
     fig.suptitle(f"{title}\n{subtitle}", fontsize=10)
     return fig
+
+
+def run_overfit(module: ModuleType, data: Data, out: Path, seed: int, quick: bool, verbose: bool,
+                overrides: dict[str, Any], variants_of) -> dict[str, Any]:
+    """The whole run of an overfitting experiment (weight decay, Dropout): train the variants that
+    `variants_of(settings)` names side by side, draw train/test accuracy per epoch, and write the PNG and JSON."""
+    started = time.perf_counter()
+    s = settings(module, quick, overrides)
+    curves = overfit(data, variants_of(s), s, seed, module.NAME, verbose)
+    gaps = {name: gap(c) for name, c in curves.items()}
+    final = {name: {"train_acc": c["train_acc"][-1], "test_acc": c["test_acc"][-1],
+                    "gap": c["train_acc"][-1] - c["test_acc"][-1]} for name, c in curves.items()}
+    fig = draw_overfit(curves, module.TITLE, f"{s['n_train']} training images; {caption(data, quick)}")
+    summary = "final train/test accuracy: " + "; ".join(
+        f"{n}: {v['train_acc']:.3f}/{v['test_acc']:.3f} (gap {v['gap']:.3f})" for n, v in final.items())
+    summary += "; gap averaged over the last 10 epochs: " + ", ".join(f"{n} {g:.3f}" for n, g in gaps.items())
+    result = {"dataset": data.caption, "seed": seed, "quick": quick, "settings": s,
+              "numbers": {"final": final, "gap_last10": gaps,
+                          "curves": {n: {k: rounded(v) for k, v in c.items()} for n, c in curves.items()}},
+              "summary": summary}
+    return finish(module, out, fig, result, started)
+
+
+def loss_curves_result(data: Data, seed: int, quick: bool, s: dict[str, Any], losses: dict[str, np.ndarray],
+                       smoothed: dict[str, np.ndarray], test_acc: dict[str, float]) -> dict[str, Any]:
+    """The JSON of a loss-curve comparison (optimizers, initial weights): the mean loss over the last tenth of the
+    iterations, the test accuracy, and the smoothed curves (every 10th point)."""
+    tail = max(s["iters"] // 10, 1)
+    final_loss = {name: float(loss[-tail:].mean()) for name, loss in losses.items()}
+    summary = (f"mean loss over the last {tail} of {s['iters']} iterations: "
+               + ", ".join(f"{n} {v:.3f}" for n, v in final_loss.items())
+               + "; test accuracy: " + ", ".join(f"{n} {v:.3f}" for n, v in test_acc.items()))
+    return {"dataset": data.caption, "seed": seed, "quick": quick, "settings": s,
+            "numbers": {"final_loss": final_loss, "test_acc": test_acc,
+                        "loss_smoothed": {n: rounded(c[::10]) for n, c in smoothed.items()},
+                        "loss_smoothed_every": 10},
+            "summary": summary}

@@ -8,7 +8,6 @@ trained on only 300 images with SGD (lr 0.01) for 201 epochs, without weight dec
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +26,8 @@ QUICK: dict[str, Any] = {"epochs": 100}
 
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
-    started = time.perf_counter()
-    s = common.settings(sys.modules[__name__], quick, overrides)
-    variants = {"lambda = 0": {"l2": 0.0}, f"lambda = {s['lam']}": {"l2": s["lam"]}}
-    curves = common.overfit(data, variants, s, seed, NAME, verbose)
-    gaps = {name: common.gap(c) for name, c in curves.items()}
-    final = {name: {"train_acc": c["train_acc"][-1], "test_acc": c["test_acc"][-1],
-                    "gap": c["train_acc"][-1] - c["test_acc"][-1]} for name, c in curves.items()}
-    fig = common.draw_overfit(curves, TITLE, f"{s['n_train']} training images; {common.caption(data, quick)}")
-    summary = "final train/test accuracy: " + "; ".join(
-        f"{n}: {v['train_acc']:.3f}/{v['test_acc']:.3f} (gap {v['gap']:.3f})" for n, v in final.items())
-    summary += "; gap averaged over the last 10 epochs: " + ", ".join(f"{n} {g:.3f}" for n, g in gaps.items())
-    result = {"dataset": data.caption, "seed": seed, "quick": quick, "settings": s,
-              "numbers": {"final": final, "gap_last10": gaps,
-                          "curves": {n: {k: common.rounded(v) for k, v in c.items()} for n, c in curves.items()}},
-              "summary": summary}
-    return common.finish(sys.modules[__name__], out, fig, result, started)
+    return common.run_overfit(sys.modules[__name__], data, out, seed, quick, verbose, overrides,
+                              lambda s: {"lambda = 0": {"l2": 0.0}, f"lambda = {s['lam']}": {"l2": s["lam"]}})
 
 
 def main(argv=None) -> dict[str, Any]:

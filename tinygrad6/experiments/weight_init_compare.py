@@ -51,16 +51,7 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     ax.legend()
     fig.suptitle(f"{TITLE}\n{common.caption(data, quick)}", fontsize=10)
 
-    tail = max(s["iters"] // 10, 1)
-    final_loss = {name: float(loss[-tail:].mean()) for name, loss in losses.items()}
-    summary = (f"mean loss over the last {tail} of {s['iters']} iterations: "
-               + ", ".join(f"{n} {v:.3f}" for n, v in final_loss.items())
-               + "; test accuracy: " + ", ".join(f"{n} {v:.3f}" for n, v in test_acc.items()))
-    result = {"dataset": data.caption, "seed": seed, "quick": quick, "settings": s,
-              "numbers": {"final_loss": final_loss, "test_acc": test_acc,
-                          "loss_smoothed": {n: common.rounded(c[::10]) for n, c in smoothed.items()},
-                          "loss_smoothed_every": 10},
-              "summary": summary}
+    result = common.loss_curves_result(data, seed, quick, s, losses, smoothed, test_acc)
     return common.finish(sys.modules[__name__], out, fig, result, started)
 
 
