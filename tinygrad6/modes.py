@@ -112,14 +112,16 @@ class scope(contextlib.ContextDecorator):  # noqa: N801  (used like a function: 
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# programs shipped inside the package but written on top of the library, like a user's own script
+_PROGRAMS = (os.path.join(_PACKAGE_DIR, "experiments") + os.sep, os.path.join(_PACKAGE_DIR, "tour.py"))
 
 
 def user_source() -> str | None:
-    """file:line of the innermost stack frame outside the tinygrad6 package (the user's line)."""
+    """file:line of the innermost stack frame outside the tinygrad6 library (the user's line)."""
     frame = sys._getframe(1)
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep):
-            return f"{filename}:{frame.f_lineno}"
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(_PACKAGE_DIR + os.sep) or filename.startswith(_PROGRAMS):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
     return None
