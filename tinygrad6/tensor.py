@@ -67,7 +67,8 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The values, a numpy array. Assigning to it (`t.data = ...`, `t.data -= ...`) counts as an in-place
-        change: a backward pass that saved this tensor before the change raises an error instead of using it."""
+        change: a backward pass that saved this tensor before the change raises an error instead of using it.
+        A write through the array itself (`t.data[0] = 5`) cannot be seen; write `t[0] = 5` instead."""
         return self._data
 
     @data.setter
