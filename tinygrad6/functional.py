@@ -35,16 +35,21 @@ def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
 @scope("log_softmax")
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(x) = (x - m) - log(sum(exp(x - m))), with m = max(x) along axis.
-    Subtracting the (detached) max keeps exp from overflowing and does not change the value or the gradient."""
-    shifted = x - x.max(axis=axis, keepdims=True).detach()
+    Subtracting m keeps exp from overflowing; m is held constant, as it changes neither the value nor the gradient."""
+    shifted = x - _max_constant(x, axis)
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
 @scope("softmax")
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(x) = exp(x - m) / sum(exp(x - m)), with m = max(x) along axis (for stability)."""
-    e = (x - x.max(axis=axis, keepdims=True).detach()).exp()
+    e = (x - _max_constant(x, axis)).exp()
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def _max_constant(x: Tensor, axis: int) -> Tensor:
+    """max(x) along axis as a constant (a leaf outside the graph), named so a drawing says what it is."""
+    return Tensor(x.data.max(axis=axis, keepdims=True), name="max (constant)")
 
 
 @scope("cross_entropy")

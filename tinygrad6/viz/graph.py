@@ -23,6 +23,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
+from ..nn import Parameter
 from ..op import Op
 from ..tensor import Tensor, preview
 
@@ -204,13 +205,18 @@ class GraphModel:
 
     def tensor_scope(self, t: Tensor) -> ScopePath:
         """The cluster a tensor is drawn in: its creator's (or, for a collapsed creator, the box's parent);
-        a constant sits with the op using it; other leaves at the top level."""
+        a constant sits with the op using it, a layer's parameter in its layer; other leaves at the top level."""
         if t.creator is not None:
             box = self.box_of(t.creator)
             return scope_path(t.creator) if box is None else box[:-1]
+        users = self.consumers.get(id(t), ())
         if self.role(t) == "const":
-            users = self.consumers.get(id(t), ())
             return scope_path(users[0]) if users else ()
+        if isinstance(t, Parameter) and users:
+            # a layer's own parameters (W, b, gamma, beta) sit in the layer's cluster when only that layer uses them
+            paths = {self.box_of(op)[:-1] if self.box_of(op) else scope_path(op) for op in users}
+            if len(paths) == 1:
+                return paths.pop()
         return ()
 
 
