@@ -10,6 +10,8 @@ Conventions (written down here and in docs/README.md):
   so the output does not depend on the last bit of floating point.
 - Any other fence (```bash, ```console, ```pycon, ```python skip ...) is shown, not run.
 - `breakpoint()` in an executed block is a no-op here (PYTHONBREAKPOINT=0), so a page can show where to put one.
+- After a deliberate change, `python tests/test_docs.py --update [docs/page.md ...]` rewrites the ```text blocks
+  with what the code prints now; review the result with `git diff` before committing it.
 - Links: `[text](relative/path)` must name an existing file or folder (relative to the page). A link into a
   Python file may name what it points at in the fragment: `../tinygrad6/autograd.py#backward_steps` or
   `../tinygrad6/op.py#Op.apply`; the test parses the file and checks that the function, class or method is
@@ -109,8 +111,9 @@ def normalize(output: str) -> str:
     return "\n".join(line.rstrip() for line in output.rstrip().split("\n"))
 
 
-def run_page(text: str, name: str, workdir: Path) -> list[str]:
-    """Run the page's examples in one namespace; return a description of every failure (empty: all good)."""
+def run_page(text: str, name: str, workdir: Path, printed: list[str] | None = None) -> list[str]:
+    """Run the page's examples in one namespace; return a description of every failure (empty: all good).
+    `printed`, when given, receives what each example printed, in order."""
     failures: list[str] = []
     namespace: dict = {"__name__": "__docs__"}
     old_cwd, old_print = os.getcwd(), np.get_printoptions()
@@ -125,6 +128,8 @@ def run_page(text: str, name: str, workdir: Path) -> list[str]:
                 failures.append(f"{name} line {ex.code.line}: the block raised\n{traceback.format_exc(limit=-4)}"
                                 f"\nprinted before that:\n{out.getvalue()}")
                 break  # later blocks depend on this one
+            if printed is not None:
+                printed.append(out.getvalue())
             if ex.expected is not None and normalize(out.getvalue()) != normalize(ex.expected):
                 failures.append(f"{name} line {ex.code.line}: printed output differs from the ```text block\n"
                                 f"--- expected\n{normalize(ex.expected)}\n--- printed\n{normalize(out.getvalue())}")
@@ -132,6 +137,31 @@ def run_page(text: str, name: str, workdir: Path) -> list[str]:
         os.chdir(old_cwd)
         np.set_printoptions(**old_print)
     return failures
+
+
+def update_page(page: Path, workdir: Path) -> int:
+    """Rewrite every ```text block that follows an executed block with what the block prints now; returns how
+    many blocks changed. For maintainers after a deliberate change: review the result with `git diff`."""
+    text = page.read_text(encoding="utf-8")
+    printed: list[str] = []
+    failures = run_page(text, page.name, workdir, printed)
+    raising = [f for f in failures if "the block raised" in f]
+    if raising:
+        raise RuntimeError(raising[0])
+    lines = text.split("\n")
+    changed = 0
+    for ex, out in reversed(list(zip(examples(text), printed))):
+        if ex.expected is None:
+            continue
+        closing = ex.code.line + ex.code.code.count("\n")  # 0-based index of the code block's closing fence
+        start = next(i for i in range(closing + 1, len(lines)) if lines[i].strip().startswith("```text"))
+        end = next(i for i in range(start + 1, len(lines)) if lines[i].strip().startswith("```"))
+        new = normalize(out).split("\n")
+        if lines[start + 1:end] != new:
+            lines[start + 1:end] = new
+            changed += 1
+    page.write_text("\n".join(lines), encoding="utf-8")
+    return changed
 
 
 # -- links ----------------------------------------------------------------------------------------------------
@@ -300,6 +330,14 @@ def test_harness_reports_a_block_that_raises(tmp_path):
     assert 'File "page.md", line 19' in failures[0]  # the traceback points at the page's line
 
 
+def test_update_rewrites_only_the_stale_output(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(PAGE.replace("6\n```", "7\n```"), encoding="utf-8")
+    assert update_page(page, tmp_path) == 1
+    assert page.read_text(encoding="utf-8") == PAGE
+    assert update_page(page, tmp_path) == 0
+
+
 def test_harness_rejects_an_unclosed_fence():
     with pytest.raises(ValueError, match="never closed"):
         fenced_blocks("```python\nprint(1)\n")
@@ -349,18 +387,35 @@ def test_committed_figures_match_what_the_script_draws_now(tmp_path):
         assert _svg_texts(committed) == _svg_texts(path), f"{committed.name} is stale: run examples/docs_figures.py"
 
 
+def _without_line_numbers(transcript: str) -> str:
+    """pdb's file:line and file(line) with the numbers taken out: an edit that only moves code up or down a few
+    lines leaves the session's story (where it stops, what it prints) unchanged."""
+    return re.sub(r"(\.py)(:|\()\d+", r"\1\2N", transcript)
+
+
 def test_pdb_transcript_in_the_page_is_what_pdb_prints_today():
-    """The pdb session shown in docs/debugging-backprop.md is re-run (examples/pdb_session.py) and must match. When
-    this fails, run `python examples/pdb_session.py` (it rewrites the transcript in the page) and commit."""
+    """The pdb session shown in docs/debugging-backprop.md is re-run (examples/pdb_session.py) and must match, up to
+    line numbers. When this fails, run `python examples/pdb_session.py` (it rewrites the transcript in the page) and
+    commit; run it now and then anyway, to refresh the line numbers."""
     import sys
 
     session = _load_example("pdb_session.py")
     version, committed = session.page_transcript((DOCS / "debugging-backprop.md").read_text(encoding="utf-8"))
     typed = [line[len(session.PROMPT):] for line in committed.split("\n") if line.startswith(session.PROMPT)]
-    assert typed == session.commands(), "the page's session typed other commands than examples/pdb_session.py"
+    assert [_without_line_numbers(c) for c in typed] == [_without_line_numbers(c) for c in session.commands()], \
+        "the page's session typed other commands than examples/pdb_session.py"
     if version != f"{sys.version_info.major}.{sys.version_info.minor}":
         pytest.skip(f"the transcript was made with Python {version}; pdb's output differs between versions")
-    assert session.run_session() == committed, "the pdb transcript is stale: run python examples/pdb_session.py"
+    fresh = session.run_session()
+    assert _without_line_numbers(fresh) == _without_line_numbers(committed), \
+        "the pdb transcript is stale: run python examples/pdb_session.py"
+
+
+def test_transcript_comparison_ignores_only_line_numbers():
+    a = "> tinygrad6/tensor.py(153)backward()\nBreakpoint 2 at tinygrad6/autograd.py:103\nTensor([0.5])"
+    b = a.replace("153", "154").replace(":103", ":99")
+    assert _without_line_numbers(a) == _without_line_numbers(b)
+    assert _without_line_numbers(a) != _without_line_numbers(b.replace("0.5", "0.6"))
 
 
 def test_chapter6_shows_the_figure_of_every_experiment():
@@ -370,3 +425,17 @@ def test_chapter6_shows_the_figure_of_every_experiment():
     shown = {Path(t).stem for _, t in links(text) if t.startswith("figures/") and t.endswith(".png")}
     missing = [name for name in experiments.NAMES if name not in shown]
     assert not missing, f"docs/chapter6.md does not show the figure of {missing}"
+
+
+if __name__ == "__main__":
+    # python tests/test_docs.py --update [docs/page.md ...]: refresh the ```text blocks from what the code prints now
+    import sys
+    import tempfile
+
+    args = sys.argv[1:]
+    if not args or args[0] != "--update":
+        raise SystemExit("usage: python tests/test_docs.py --update [docs/page.md ...]  (then review `git diff`)")
+    os.environ["PYTHONBREAKPOINT"] = "0"
+    for page in [Path(a).resolve() for a in args[1:]] or PAGES:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"{page.name}: {update_page(page, Path(tmp))} output block(s) updated")
