@@ -218,9 +218,11 @@ def _finalize(t: Tensor, g: Tensor, captured: dict[int, Tensor | None] | None, g
             # i.e. read-only (a broadcast view) or its memory was already handed out (a + b sends one gradient to
             # both inputs; the seed belongs to the caller)
             owner = _owner(g._data)
-            own = g._data.flags.writeable and owner not in given
-            t.grad = g if own else Tensor._wrap(np.array(g._data))
-            given.add(owner if own else _owner(t.grad._data))
+            if g._data.flags.writeable and owner not in given:
+                given.add(owner)
+                t.grad = g
+            else:
+                t.grad = Tensor._wrap(np.array(g._data))
     return g
 
 

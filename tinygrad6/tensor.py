@@ -440,23 +440,23 @@ def _shape(shape: tuple) -> tuple[int, ...]:
 
 
 def _plain_index(index):
-    """An index with tensors replaced by their arrays and boolean masks by integer indices."""
+    """An index as numpy should see it: tensors as their arrays, boolean masks as integer index arrays."""
     if isinstance(index, tuple):
-        parts = [_plain_index(i) for i in index]
-        # a mask of 2+ axes became a tuple of index arrays: splice it in (x[mask2d, 0] -> x[rows, cols, 0])
-        return tuple(a for p, i in zip(parts, index) for a in (p if _is_mask(i) and isinstance(p, tuple) else (p,)))
-    if isinstance(index, Tensor):
-        index = index._data
-    if isinstance(index, list):
-        index = np.asarray(index)
-    if isinstance(index, np.ndarray) and index.dtype == bool and index.ndim:  # (a 0-d mask is left to numpy)
-        return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
-    return index
+        return tuple(part for entry in index for part in _index_parts(entry))
+    parts = _index_parts(index)
+    return parts[0] if len(parts) == 1 else parts
 
 
-def _is_mask(index) -> bool:
-    index = index._data if isinstance(index, Tensor) else np.asarray(index) if isinstance(index, list) else index
-    return isinstance(index, np.ndarray) and index.dtype == bool
+def _index_parts(entry) -> tuple:
+    """One entry of an index, as the entries numpy should see: a mask of k axes becomes its k integer arrays
+    (x[mask2d, 0] -> x[rows, cols, 0]); a 0-d mask is left to numpy."""
+    if isinstance(entry, Tensor):
+        entry = entry._data
+    if isinstance(entry, list):
+        entry = np.asarray(entry)
+    if isinstance(entry, np.ndarray) and entry.dtype == bool and entry.ndim:
+        return np.nonzero(entry)
+    return (entry,)
 
 
 from . import ops  # noqa: E402  (the op classes import this module's Tensor)
