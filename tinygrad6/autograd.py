@@ -93,7 +93,7 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
     while ready:
         y, gy = ready.pop()
         op = y.creator
-        if op.released or op.versions != tuple([x._version for x in op.inputs]) or (op.saves_output and y._version):
+        if op.released or op.changed():
             _check_usable(op)  # raises, saying what happened
         token = modes._grad_enabled.set(create_graph)
         # the ops a backward rule runs are not checked one by one: a NaN they make is reported below as this op's
@@ -101,40 +101,45 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
         scope_token = modes._scope.set(op.scope) if create_graph else None
         try:
             gxs = op.backward(gy)
-            if not isinstance(gxs, tuple):
-                gxs = (gxs,)
-            sent: list[Tensor | None] = []
-            finalized: list[tuple[Tensor, Tensor]] = []
-            for x, gx in zip(op.inputs, gxs):
-                if not x.requires_grad:
-                    sent.append(None)
-                    continue
-                key = id(x)
-                if gx is not None:
-                    if gx._data.shape != x._data.shape:
-                        gx = gx.sum_to(x.shape)  # undo broadcasting, once, here for every op
-                    if gx._data.dtype is not x._data.dtype and gx.dtype != x.dtype:
-                        gx = gx.astype(x.dtype)
-                    if anomaly:
-                        op.check_finite("backward", gx._data, op.inputs)
-                    grads[key] = grads[key] + gx if key in grads else gx
-                sent.append(gx)
-                pending[key] -= 1
-                if pending[key] == 0:
-                    gx_total = grads.pop(key, None)
-                    if gx_total is None:
-                        gx_total = Tensor._wrap(np.zeros_like(x._data))
-                    if x.creator is None or x._hooks or x._retains_grad or captured is not None:
-                        gx_total = _finalize(x, gx_total, captured, given)
-                    finalized.append((x, gx_total))
-                    if x.creator is not None:
-                        ready.append((x, gx_total))
         finally:
             modes._grad_enabled.reset(token)
             if anomaly_token is not None:
                 modes._anomaly.reset(anomaly_token)
             if scope_token is not None:
                 modes._scope.reset(scope_token)
+        if type(gxs) is not tuple:
+            gxs = (gxs,)
+        sent: list[Tensor | None] = []
+        finalized: list[tuple[Tensor, Tensor]] = []
+        for x, gx in zip(op.inputs, gxs):
+            if not x.requires_grad:
+                sent.append(None)
+                continue
+            if gx is not None:
+                if gx._data.shape != x._data.shape:
+                    gx = gx.sum_to(x.shape)  # undo broadcasting, once, here for every op
+                if gx._data.dtype is not x._data.dtype and gx._data.dtype != x._data.dtype:
+                    gx = gx.astype(x.dtype)
+                if anomaly:
+                    op.check_finite("backward", gx._data, op.inputs)
+            sent.append(gx)
+            key = id(x)
+            total = grads.get(key)
+            if gx is not None:
+                grads[key] = total = gx if total is None else total + gx
+            pending[key] -= 1
+            if pending[key]:
+                continue
+            del pending[key]
+            if total is None:
+                total = Tensor._wrap(np.zeros_like(x._data))
+            else:
+                del grads[key]
+            if x.creator is None or x._hooks or x._retains_grad or captured is not None:
+                total = _finalize(x, total, captured, given)
+            finalized.append((x, total))
+            if x.creator is not None:
+                ready.append((x, total))
         if not retain_graph:
             op.saved = None
             op.released = True
@@ -237,18 +242,17 @@ def _check_usable(op: Op) -> None:
             f"backward through {op.name} a second time, but its saved values were released after the first "
             f"backward. Pass retain_graph=True to the first backward() to run backward twice, or recompute the "
             f"forward pass.")
-    for i, (x, version) in enumerate(zip(op.inputs, op.versions)):
-        if x._version != version:
-            where = f" (created at {op.source})" if op.source else ""
+    where = f" (created at {op.source})" if op.source else ""
+    for i, x in enumerate(op.inputs):
+        if x._version > op.stamp:
             label = f"'{x.name}' " if x.name else ""
             raise RuntimeError(
                 f"{op.name}{where}: its input {i} {label}of shape {x.shape} was modified in place after the forward "
-                f"pass (version {version} -> {x._version}), so the gradient would be wrong. Recompute the forward "
-                f"pass after changing .data, or change a copy.")
+                f"pass, so the gradient would be wrong. Recompute the forward pass after changing .data, or change "
+                f"a copy.")
     output = op.output
-    if op.saves_output and output is not None and output._version:
-        where = f" (created at {op.source})" if op.source else ""
+    if op.saves_output and output is not None and output._version > op.stamp:
         raise RuntimeError(
             f"{op.name}{where}: its output of shape {output.shape}, which its backward uses, was modified in place "
-            f"after the forward pass (version 0 -> {output._version}), so the gradient would be wrong. Change a "
-            f"copy of it instead (y = y * 1 first), or recompute the forward pass.")
+            f"after the forward pass, so the gradient would be wrong. Change a copy of it instead (y = y * 1 "
+            f"first), or recompute the forward pass.")

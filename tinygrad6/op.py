@@ -37,7 +37,7 @@ class Op:
     kept for display. Values needed only by backward go through `self.save(...)` and are released after backward.
     """
 
-    __slots__ = ("inputs", "_output", "versions", "saved", "scope", "source", "released", "__dict__", "__weakref__")
+    __slots__ = ("inputs", "_output", "stamp", "saved", "scope", "source", "released", "__dict__", "__weakref__")
     name = "op"
     saves_output = False  # True when backward reads self.output: writing into the output is then checked too
 
@@ -81,29 +81,37 @@ class Op:
         except ValueError as e:
             raise ShapeError(op.shape_error(inputs, e)) from None
         out = Tensor._wrap(y)
-        anomaly = modes._anomaly.get()
-        if anomaly:
+        if modes._anomaly.get():
             op.check_finite("forward", y, inputs)
         # record only when grad mode is on and an input requires grad; an integer or boolean result (a cast) has no
         # gradient, like integer leaves
-        if not modes._grad_enabled.get() or out._data.dtype.kind != "f":
-            return out
-        for t in inputs:
-            if t.requires_grad:
-                break
-        else:
-            return out
+        if modes._grad_enabled.get() and out._data.dtype.kind == "f":
+            for t in inputs:
+                if t.requires_grad:
+                    op.record(inputs, out)
+                    break
+        return out
+
+    def record(self, inputs: tuple[Tensor, ...], out: Tensor) -> None:
+        """Link this op into the graph as the creator of `out`."""
         out.requires_grad = True
-        out.creator = op
-        op.inputs = inputs
-        op.versions = tuple([t._version for t in inputs])
-        op.scope = modes._scope.get()
-        op.source = modes.user_source() if anomaly or modes._record_source.get() else None
-        op.released = False
-        op._output = weakref.ref(out)
+        out.creator = self
+        self.inputs = inputs
+        self.stamp = Tensor._writes  # an input or output written in place after this is stale (see `changed`)
+        self.scope = modes._scope.get()
+        self.source = modes.user_source() if modes._record_source.get() or modes._anomaly.get() else None
+        self.released = False
+        self._output = weakref.ref(out)
         if modes._retain_grads.get():
             out._retains_grad = True
-        return out
+
+    def changed(self) -> bool:
+        """True when an input, or the output if backward reads it, was written in place after the op was recorded."""
+        if Tensor._writes == self.stamp:  # no write at all since then: the common case, one comparison
+            return False
+        output = self.output if self.saves_output else None
+        return any(x._version > self.stamp for x in self.inputs) or (output is not None and
+                                                                      output._version > self.stamp)
 
     def shape_error(self, inputs: tuple[Tensor, ...], error: Exception) -> str:
         shapes = " and ".join(str(t.shape) for t in inputs)

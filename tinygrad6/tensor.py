@@ -33,6 +33,7 @@ class Tensor:
     __slots__ = ("_data", "grad", "requires_grad", "name", "creator", "_version", "_retains_grad", "_hooks",
                  "__weakref__")
     __array_ufunc__ = None  # numpy defers to us: `ndarray @ tensor` and `2 * tensor` return Tensors
+    _writes = 0  # in-place writes so far, over all tensors; a write stamps its tensor's `_version` with this count
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
         if isinstance(data, Tensor):
@@ -74,12 +75,18 @@ class Tensor:
     @data.setter
     def data(self, value: np.ndarray) -> None:
         self._data = value if type(value) is np.ndarray else np.asarray(value)
-        self._version += 1
+        self._stamp_write()
 
     def __setitem__(self, index, value) -> None:
         """Write into the values in place (counts as an in-place change, like assigning to `.data`)."""
         self._data[_plain_index(index)] = value._data if isinstance(value, Tensor) else value
-        self._version += 1
+        self._stamp_write()
+
+    def _stamp_write(self) -> None:
+        """Record an in-place write: `_version` becomes the global write count, so an op recorded before it (whose
+        `stamp` is an older count) knows its input changed, and an op recorded after it does not."""
+        Tensor._writes += 1
+        self._version = Tensor._writes
 
     @property
     def shape(self) -> tuple[int, ...]:

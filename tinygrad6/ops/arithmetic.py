@@ -59,6 +59,9 @@ class Mul(Op):
 
     def backward(self, gy):
         a, b = self.inputs
+        if a is b:  # x * x: both gradients are gy * x, computed once (the loop adds them)
+            g = gy * a
+            return g, g
         return (gy * b if a.requires_grad else None), (gy * a if b.requires_grad else None)
 
 

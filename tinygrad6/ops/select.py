@@ -63,6 +63,10 @@ class Where(Op):
         self.cond = cond
 
     def forward(self, a, b):
+        if b.ndim == 0 and b == 0 and b.dtype == a.dtype and a.shape == self.cond.shape and np.isfinite(a.sum()):
+            # where(cond, a, 0), as ReLU's backward asks, as a product: several times faster, since np.where branches
+            # on every element and a ReLU mask is unpredictable. Only for finite a: inf * 0 would be NaN
+            return a * self.cond
         return np.where(self.cond, a, b)
 
     def backward(self, gy):

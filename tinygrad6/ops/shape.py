@@ -12,6 +12,8 @@ def sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `x` down to `shape`, undoing NumPy broadcasting: sum the leading axes that broadcasting added and the
     axes where `shape` has 1."""
     lead = x.ndim - len(shape)
+    if lead == 1 and x.shape[1:] == shape:  # the common case: a bias or per-feature vector broadcast over a batch
+        return x.sum(axis=0)
     if lead < 0 or any(s != 1 and s != n for s, n in zip(shape, x.shape[lead:])):
         raise ShapeError(f"sum_to: cannot sum shape {x.shape} down to {shape}")
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
