@@ -28,7 +28,16 @@ import numpy as np  # noqa: E402
 
 from benchmarks import chain, torch_baseline  # noqa: E402
 from benchmarks.book import BookNet  # noqa: E402
-from benchmarks.common import DROPOUT_P, SIZES, Settings, fmt_time, initial_params, interleaved, make_batches  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DROPOUT_P,
+    SIZES,
+    Settings,
+    fmt_time,
+    initial_params,
+    interleaved,
+    make_batches,
+    pin_allocator,
+)
 from benchmarks.engine import EngineMLP  # noqa: E402
 from benchmarks.floor import FloorMLP  # noqa: E402
 from benchmarks.memory import memory_run  # noqa: E402
@@ -212,7 +221,7 @@ def memory_scenario(steps: int, rows: list[Row]) -> None:
 
 
 # -- the report ---------------------------------------------------------------------------------------------------
-def describe_machine(quick: bool) -> list[str]:
+def describe_machine(quick: bool, allocator: str) -> list[str]:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo") as f:
@@ -241,6 +250,7 @@ def describe_machine(quick: bool) -> list[str]:
         f"machine: {cpu}, {os.cpu_count()} cores, {memory}, {platform.system()} {platform.machine()}",
         f"Python {platform.python_version()}, numpy {np.__version__}, {blas}; {torch}",
         f"network {'-'.join(map(str, SIZES))}, ReLU, softmax cross-entropy, batch 100, SGD; float64 unless noted",
+        allocator,
     ]
 
 
@@ -267,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
 
         limiter = threadpool_limits(limits=1)
     with limiter:
-        header = describe_machine(args.quick)
+        header = describe_machine(args.quick, pin_allocator())
         print("\n".join(header), flush=True)
         steps = Settings(rounds=8, block=2, warmup=2) if args.quick else Settings(rounds=60, block=5, warmup=5)
         chains = Settings(rounds=8, block=2, warmup=1) if args.quick else Settings(rounds=40, block=3, warmup=2)

@@ -72,7 +72,7 @@ def test_guard_catches_a_contender_that_computes_something_else():
 def test_without_torch_the_suite_skips_it_with_a_note(monkeypatch):
     monkeypatch.setattr(torch_baseline, "available", lambda: False)
     assert "PyTorch f64" not in run.contenders(batchnorm=True)
-    assert any("PyTorch not installed, skipped" in line for line in run.describe_machine(quick=True))
+    assert any("PyTorch not installed, skipped" in line for line in run.describe_machine(quick=True, allocator=""))
 
 
 def test_all_contenders_start_from_the_same_loss():

@@ -338,8 +338,9 @@ class Tensor:
         return ops.BroadcastTo.apply(self, shape=tuple(shape))
 
     def sum_to(self, shape: tuple[int, ...]) -> Tensor:
-        """Sum down to `shape`, undoing broadcasting (the gradient of broadcast_to)."""
-        return ops.SumTo.apply(self, shape=tuple(shape))
+        """Sum down to `shape`, undoing broadcasting (the gradient of broadcast_to). Already that shape: self."""
+        shape = tuple(shape)
+        return self if shape == self._data.shape else ops.SumTo.apply(self, shape=shape)
 
     def __getitem__(self, index) -> Tensor:
         """Basic slicing and integer/boolean-array indexing; the gradient is scattered back with accumulation."""
