@@ -20,25 +20,16 @@ N_BATCHES = 8  # steps cycle through this many fixed batches
 
 
 def pin_allocator() -> str:
-    """Stop glibc's malloc from giving freed memory back to the OS between steps, for every contender alike.
+    """Keep glibc's malloc from handing freed memory back to the system, for every contender alike (see
+    `tinygrad6.system.keep_freed_memory`). Otherwise a step pays a page fault per 4 KB of its arrays (about 0.5 ms
+    per MLP step here) or not, depending on how much the contender that ran before it freed; with the allocator
+    pinned, the ratios measure the arithmetic and the graph, as pinning BLAS to one thread does for threads.
+    Returns a line for the report's header."""
+    from tinygrad6.system import keep_freed_memory
 
-    By default glibc returns the top of its heap once more than a threshold is free and maps arrays above another
-    threshold directly, and both thresholds move with the history of the process; a step then pays a page fault per
-    4 KB of its arrays (about 0.4 ms per MLP step here) or not, depending on which contender ran before it. Fixed
-    thresholds make every contender's step reuse warm memory, so the ratios measure the arithmetic and the graph,
-    not the allocator (as pinning BLAS to one thread does for threads). Returns a description for the header."""
-    try:
-        import ctypes
-        import ctypes.util
-
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-        ok = (libc.mallopt(m_mmap_threshold, 32 * 2**20) and libc.mallopt(m_trim_threshold, 512 * 2**20)
-              and libc.mallopt(m_top_pad, 64 * 2**20))
-    except (OSError, AttributeError):
-        ok = False
-    return ("glibc malloc pinned (no trimming, mmap above 32 MB), so no contender pays page faults the others "
-            "do not" if ok else "malloc not pinned (not glibc): ratios may include page faults")
+    if keep_freed_memory():
+        return "glibc malloc pinned (keeps freed memory), so no contender pays page faults the others do not"
+    return "malloc not pinned (not glibc): the ratios may include page faults"
 
 
 def initial_params(seed: int = 0) -> dict[str, np.ndarray]:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks import chain, torch_baseline  # noqa: E402
+from benchmarks import chain, minimal, torch_baseline  # noqa: E402
 from benchmarks.book import BookNet  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DROPOUT_P,
@@ -186,12 +186,15 @@ def step_scenarios(settings: Settings, rows: list[Row], guards: list[Guard]) -> 
 def chain_scenarios(settings: Settings, quick: bool, rows: list[Row], guards: list[Guard]) -> None:
     n = 1000
     guards.append(Guard("chain", "tinygrad6", abs(chain.engine_chain_grad(n) / 0.5**n - 1), 1e-12))
-    funcs = {"numpy floor": chain.numpy_chain(n), "tinygrad6": chain.engine_chain(n)}
+    guards.append(Guard("chain", "minimal engine", abs(float(minimal.chain(n)()[0]) / 0.5**n - 1), 1e-12))
+    funcs = {"numpy floor": chain.numpy_chain(n), "tinygrad6": chain.engine_chain(n), "minimal": minimal.chain(n)}
     if torch_baseline.available():
         funcs["PyTorch f64"] = torch_baseline.chain(n)
     times = {k: v / n for k, v in interleaved(funcs, settings).items()}
     ratio = times["tinygrad6"] / times["numpy floor"]
-    rows.append(Row("per op, x*0.5 + 1.0, fwd+bwd", cells(times), "≤ 8 × bare numpy", f"{ratio:.1f} ×", ratio <= 8))
+    rows.append(Row("per op, x*0.5 + 1.0, fwd+bwd", cells({k: v for k, v in times.items() if k != "minimal"}),
+                    "≤ 8 × bare numpy",
+                    f"{ratio:.1f} × (minimal engine: {times['minimal'] / times['numpy floor']:.1f} ×)", ratio <= 8))
 
     sizes = (1_000, 10_000, 100_000)
     times = chain.chain_times(sizes, rounds=3 if quick else 9)

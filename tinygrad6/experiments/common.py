@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import datasets, nn, optim
+from ..system import keep_freed_memory
 from ..train import Trainer
 
 CHAPTER_SIZES_NOTE = "defaults are the chapter's sizes; --quick runs a small version in seconds"
@@ -106,6 +107,7 @@ def parser(module: ModuleType) -> argparse.ArgumentParser:
 def main(module: ModuleType, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Parse the command line, load the data, run the experiment, print its summary and where its files went."""
     args = parser(module).parse_args(argv)
+    keep_freed_memory()  # a program's choice, not the library's: no page faults between steps (system.py)
     overrides = {k: getattr(args, k) for k in module.DEFAULTS if getattr(args, k, None) is not None}
     try:
         data = load_data(args.dataset, args.data) if module.NEEDS_DATA else None
