@@ -124,17 +124,17 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
                     op.check_finite("backward", gx._data, op.inputs)
             sent.append(gx)
             key = id(x)
-            total = grads.get(key)
+            total = grads.pop(key, None)  # the sum of what x received before
             if gx is not None:
-                grads[key] = total = gx if total is None else total + gx
-            pending[key] -= 1
-            if pending[key]:
+                total = gx if total is None else total + gx
+            left = pending[key] - 1
+            pending[key] = left
+            if left:  # more to come: keep the running sum
+                if total is not None:
+                    grads[key] = total
                 continue
-            del pending[key]
-            if total is None:
+            if total is None:  # every consumer sent None: the gradient is zero
                 total = Tensor._wrap(np.zeros_like(x._data))
-            else:
-                del grads[key]
             if x.creator is None or x._hooks or x._retains_grad or captured is not None:
                 total = _finalize(x, total, captured, given)
             finalized.append((x, total))
