@@ -399,6 +399,32 @@ def test_in_place_modification_before_forward_is_fine_and_source_is_named():
     assert expected in str(info.value)
 
 
+def test_writes_elsewhere_after_forward_do_not_block_backward():
+    # the write stamps: a write to a tensor the graph does not use moves the global count past the ops' stamps, so
+    # backward takes the slow path and must still find nothing wrong (and the gradient must be right)
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    w = Tensor([3.0, 4.0], requires_grad=True)
+    other = Tensor([0.0, 0.0], requires_grad=True)
+    y = x * w
+    loss = (y * y).sum()
+    other.data = np.array([9.0, 9.0])
+    other[1] = 3.0
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * (1.0 * 3.0) * 3.0 * np.array([1.0, 0.0])
+                               + 2 * (2.0 * 4.0) * 4.0 * np.array([0.0, 1.0]))
+    assert not y.creator.changed() and loss.creator is not None
+
+
+def test_a_write_into_a_saved_output_after_forward_is_detected():
+    x = Tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()  # exp's backward reads its output
+    assert not y.creator.changed()
+    y[0] = 7.0
+    assert y.creator.changed()
+    with pytest.raises(RuntimeError, match=r"^exp: its output of shape \(2,\), which its backward uses"):
+        y.backward(np.ones(2))
+
+
 # -- anomaly detection -------------------------------------------------------------------------------------------
 def test_detect_anomaly_names_the_op_and_the_line_in_forward():
     x = Tensor([1.0, -1.0], requires_grad=True)

@@ -10,6 +10,7 @@ For each case hypothesis draws shapes, parameters (axes, indices...) and values 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -757,6 +758,41 @@ def test_an_inf_gradient_at_a_unit_that_was_not_selected_gives_zero_not_nan():
         with np.errstate(divide="ignore"):  # sqrt's backward divides by sqrt(0) = 0 on purpose here
             fn(x).sqrt().sum().backward()
         np.testing.assert_array_equal(x.grad.data, [0.0, 0.25])
+
+
+def test_where_against_zero_is_exact_and_silent():
+    # Where computes where(cond, a, 0) as a * cond when a is finite (np.where branches per element); it must give
+    # np.where's values, fall back to np.where when a has inf or NaN, and never warn about inf * 0
+    rng = np.random.default_rng(3)
+    for dtype in (np.float64, np.float32):
+        a = rng.standard_normal((30, 7)).astype(dtype)
+        cond = rng.random((30, 7)) > 0.4
+        for bad in (None, np.inf, -np.inf, np.nan):
+            if bad is not None:
+                a[~cond] = bad  # only where the unit is not selected: the result must not show it
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                y = tinygrad6.where(cond, Tensor(a), 0.0)
+            np.testing.assert_array_equal(y.data, np.where(cond, a, 0))
+            assert y.dtype == dtype
+
+
+def test_x_times_x_gradient_and_second_derivative():
+    x = Tensor([-1.5, 0.0, 2.0], requires_grad=True)
+    (g,) = tinygrad6.grad((x * x).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.data, 2 * x.data)
+    (h,) = tinygrad6.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.data, [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (0, False), (1, True), ((0, 2), False), (-1, True)])
+def test_mean_matches_numpy_to_the_bit(dtype, axis, keepdims):
+    x = np.random.default_rng(5).standard_normal((4, 5, 6)).astype(dtype) * 100
+    y = Tensor(x).mean(axis=axis, keepdims=keepdims)
+    expected = x.mean(axis=axis, keepdims=keepdims)
+    assert y.dtype == expected.dtype and y.shape == np.shape(expected)
+    np.testing.assert_array_equal(y.data, expected)
 
 
 def test_dropout_with_a_generator_object_and_with_manual_seed():
