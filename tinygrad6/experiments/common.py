@@ -310,6 +310,17 @@ def run_overfit(module: ModuleType, data: Data, out: Path, seed: int, quick: boo
     return finish(module, out, fig, result, started)
 
 
+def plot_loss_curves(ax, losses: dict[str, np.ndarray], labels: dict[str, str], markers: str) -> dict[str, np.ndarray]:
+    """Draw each run's training loss, smoothed, on `ax` (one marker per run, `labels` in the legend); return the
+    smoothed curves."""
+    smoothed = {name: smooth_curve(loss) for name, loss in losses.items()}
+    for (name, curve), marker in zip(smoothed.items(), markers):
+        ax.plot(curve, marker=marker, markevery=max(len(curve) // 20, 1), markersize=4, label=labels[name])
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("training loss (smoothed)")
+    return smoothed
+
+
 def loss_curves_result(data: Data, seed: int, quick: bool, s: dict[str, Any], losses: dict[str, np.ndarray],
                        smoothed: dict[str, np.ndarray], test_acc: dict[str, float]) -> dict[str, Any]:
     """The JSON of a loss-curve comparison (optimizers, initial weights): the mean loss over the last tenth of the

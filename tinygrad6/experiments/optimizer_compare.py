@@ -43,12 +43,8 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
 
     fig, axes = common.figure(figsize=(7, 4.8))
     ax = axes[0, 0]
-    smoothed = {name: common.smooth_curve(loss) for name, loss in losses.items()}
-    for (name, curve), marker in zip(smoothed.items(), "o^sD"):
-        ax.plot(curve, marker=marker, markevery=max(len(curve) // 20, 1), markersize=4,
-                label=f"{name} (lr={lrs[name]}), test acc {test_acc[name]:.3f}")
-    ax.set_xlabel("iterations")
-    ax.set_ylabel("training loss (smoothed)")
+    smoothed = common.plot_loss_curves(
+        ax, losses, {name: f"{name} (lr={lrs[name]}), test acc {test_acc[name]:.3f}" for name in losses}, "o^sD")
     ax.set_ylim(0, 1.0 if max(c[-1] for c in smoothed.values()) < 0.5 else None)
     ax.legend()
     fig.suptitle(f"{TITLE}\n{common.caption(data, quick)}", fontsize=10)

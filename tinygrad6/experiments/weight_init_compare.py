@@ -41,12 +41,8 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
 
     fig, axes = common.figure(figsize=(7, 4.8))
     ax = axes[0, 0]
-    smoothed = {name: common.smooth_curve(loss) for name, loss in losses.items()}
-    for (name, curve), marker in zip(smoothed.items(), "os^"):
-        ax.plot(curve, marker=marker, markevery=max(len(curve) // 20, 1), markersize=4,
-                label=f"{name}, test acc {test_acc[name]:.3f}")
-    ax.set_xlabel("iterations")
-    ax.set_ylabel("training loss (smoothed)")
+    smoothed = common.plot_loss_curves(ax, losses, {name: f"{name}, test acc {test_acc[name]:.3f}" for name in losses},
+                                       "os^")
     ax.set_ylim(0, 2.5)
     ax.legend()
     fig.suptitle(f"{TITLE}\n{common.caption(data, quick)}", fontsize=10)

@@ -11,11 +11,10 @@ def kept_shape(shape: tuple[int, ...], axis) -> tuple[int, ...]:
     """The shape of a reduction over `axis` with keepdims=True: the reduced axes become 1."""
     if axis is None:
         return (1,) * len(shape)
-    if isinstance(axis, int):
-        axis %= len(shape)
-        return shape[:axis] + (1,) + shape[axis + 1:]
-    axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    kept = list(shape)
+    for a in axis if isinstance(axis, tuple) else (axis,):
+        kept[a % len(shape)] = 1
+    return tuple(kept)
 
 
 def unreduce(gy, shape: tuple[int, ...], axis):

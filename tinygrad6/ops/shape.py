@@ -12,12 +12,15 @@ def sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `x` down to `shape`, undoing NumPy broadcasting: sum the leading axes that broadcasting added and the
     axes where `shape` has 1."""
     lead = x.ndim - len(shape)
-    if lead == 1 and x.shape[1:] == shape:  # the common case: a bias or per-feature vector broadcast over a batch
-        return x.sum(axis=0)
-    if lead < 0 or any(s != 1 and s != n for s, n in zip(shape, x.shape[lead:])):
+    if lead < 0:
         raise ShapeError(f"sum_to: cannot sum shape {x.shape} down to {shape}")
-    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
-    y = x.sum(axis=axes) if axes else x
+    axes = list(range(lead))
+    for i, size in enumerate(shape):
+        if size != x.shape[lead + i]:
+            if size != 1:
+                raise ShapeError(f"sum_to: cannot sum shape {x.shape} down to {shape}")
+            axes.append(lead + i)
+    y = x.sum(axis=tuple(axes)) if axes else x
     return y if y.shape == shape else y.reshape(shape)
 
 
