@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .modes import scope
+from .op import ShapeError
 from .tensor import ArrayLike, Tensor, as_tensor
 
 
@@ -64,11 +65,12 @@ def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
     n = logits.shape[0]
     if t.ndim == logits.ndim:
         if t.shape != logits.shape:
-            raise ValueError(f"cross_entropy: one-hot targets of shape {t.shape} do not match logits {logits.shape}")
+            raise ShapeError(f"cross_entropy: one-hot targets of shape {t.shape} do not match logits of shape "
+                             f"{logits.shape}")
         return -(logp * t.astype(logits.dtype, copy=False)).sum() / n
     if t.shape != (n,) or t.dtype.kind not in "iu":
-        raise ValueError(f"cross_entropy: targets must be {n} integer labels or ({n}, C) one-hot rows; got "
-                         f"shape {t.shape} dtype {t.dtype}")
+        raise ShapeError(f"cross_entropy: targets must be {n} integer labels (shape ({n},)) or one-hot rows of the "
+                         f"logits' shape {logits.shape}; got shape {t.shape} dtype {t.dtype}")
     if t.size and (t.min() < 0 or t.max() >= logits.shape[-1]):
         raise ValueError(f"cross_entropy: labels must lie in 0..{logits.shape[-1] - 1}; got {t.min()}..{t.max()}")
     return -logp[np.arange(n), t].mean()
@@ -77,7 +79,14 @@ def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
 @scope("mse_loss")
 def mse_loss(y: Tensor, t: ArrayLike) -> Tensor:
     """mean((y - t)**2), PyTorch's convention. The book's mean_squared_error is 0.5 * sum((y - t)**2)
-    (per sample), which is `0.5 * ((y - t)**2).sum()` here."""
+    (per sample), which is `0.5 * ((y - t)**2).sum()` here.
+
+    t is a scalar or has y's shape: (4, 1) against (4,) would broadcast to (4, 4) and give a wrong loss, so it
+    raises ShapeError (PyTorch only warns)."""
+    t_shape = t.shape if isinstance(t, Tensor) else np.shape(t)
+    if t_shape != () and tuple(t_shape) != y.shape:
+        raise ShapeError(f"mse_loss: prediction y of shape {y.shape} and target t of shape {tuple(t_shape)} differ; "
+                         f"reshape one of them (e.g. t.reshape(y.shape)) so they match")
     d = y - t
     return (d * d).mean()
 

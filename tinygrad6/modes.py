@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import itertools
 import os
 import sys
@@ -25,7 +26,11 @@ F = TypeVar("F", bound=Callable)
 
 
 class _Mode:
-    """A context manager (and decorator) that sets one ContextVar for the duration of a block."""
+    """A context manager (and decorator) that sets one ContextVar for the duration of a block.
+
+    As a decorator it enters a fresh copy on every call, so threads and recursive calls never share its state; a
+    decorated generator has the mode on while its body runs (each resumption), not while the caller runs; a
+    decorated `async def` has it on for its whole body."""
 
     def __init__(self, var: ContextVar, value) -> None:
         self._var, self._value, self._tokens = var, value, []
@@ -37,13 +42,56 @@ class _Mode:
     def __exit__(self, *exc) -> None:
         self._var.reset(self._tokens.pop())
 
-    def __call__(self, fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self:
-                return fn(*args, **kwargs)
+    def _fresh(self) -> _Mode:
+        return _Mode(self._var, self._value)
 
-        return wrapper  # type: ignore[return-value]
+    def __call__(self, fn: F) -> F:
+        return decorate(fn, self._fresh)
+
+
+def decorate(fn: F, make_context: Callable[[], contextlib.AbstractContextManager]) -> F:
+    """`fn` run inside `make_context()`, a new context per call: for plain functions the call, for generator
+    functions every step of the generator's body, for `async def` the whole coroutine."""
+    if inspect.isasyncgenfunction(fn):
+        raise TypeError(f"{fn.__qualname__}: an async generator cannot be decorated with a mode; use `with` "
+                        f"inside its body instead")
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            with make_context():
+                gen = fn(*args, **kwargs)
+            resume, arg = gen.send, None
+            while True:
+                try:
+                    with make_context():
+                        value = resume(arg)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    arg = yield value
+                    resume = gen.send
+                except GeneratorExit:
+                    with make_context():
+                        gen.close()
+                    raise
+                except BaseException as e:  # thrown in by the caller: thrown into the body, under the mode
+                    resume, arg = gen.throw, e
+
+        return generator  # type: ignore[return-value]
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def coroutine(*args, **kwargs):
+            with make_context():
+                return await fn(*args, **kwargs)
+
+        return coroutine  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with make_context():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def no_grad() -> _Mode:
@@ -87,7 +135,7 @@ class ScopeName(str):
 _scope_calls = itertools.count()
 
 
-class scope(contextlib.ContextDecorator):  # noqa: N801  (used like a function: `with scope("BatchNorm"):`)
+class scope:  # noqa: N801  (used like a function: `with scope("BatchNorm"):`)
     """Every op created inside belongs to the scope `name` (scopes nest: op.scope is a tuple of names); `with
     scope(name) as names` gives that tuple.
 
@@ -107,8 +155,8 @@ class scope(contextlib.ContextDecorator):  # noqa: N801  (used like a function: 
     def __exit__(self, *exc) -> None:
         _scope.reset(self._tokens.pop())
 
-    def _recreate_cm(self) -> scope:  # as a decorator: a fresh scope per call (threads, recursion)
-        return scope(self.name)
+    def __call__(self, fn: F) -> F:  # as a decorator: a fresh scope per call (threads, recursion, generators)
+        return decorate(fn, lambda: scope(self.name))
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -79,8 +79,16 @@ class Op:
         except ShapeError:
             raise  # the op's own message already names it and the shapes
         except ValueError as e:
-            raise ShapeError(op.shape_error(inputs, e)) from None
+            raise ShapeError(op.shape_error(inputs, e)) from e
+        except TypeError as e:  # e.g. a string or object array: numpy's message does not say which op
+            dtypes = ", ".join(str(t.dtype) for t in inputs)
+            raise TypeError(f"{op.name}: cannot compute on dtype {dtypes}: {e}") from e
         out = Tensor._wrap(y)
+        if y.base is not None:  # a view of an input's memory (reshape, transpose, slice): one write stamp for both
+            for t in inputs:
+                if _same_memory(y, t._data):
+                    out._stamp = t._stamp
+                    break
         if modes._anomaly.get():
             op.check_finite("forward", y, inputs)
         # record only when grad mode is on and an input requires grad; an integer or boolean result (a cast) has no
@@ -90,6 +98,10 @@ class Op:
                 if t.requires_grad:
                     op.record(inputs, out)
                     break
+        elif out._data.dtype.kind == "c" and any(t.requires_grad for t in inputs):
+            dtypes = " and ".join(str(t.dtype) for t in inputs)
+            raise TypeError(f"{op.name}: complex numbers are not supported by autograd (input dtypes {dtypes}); "
+                            f"keep the real and imaginary parts as two float tensors")
         return out
 
     def record(self, inputs: tuple[Tensor, ...], out: Tensor) -> None:
@@ -124,6 +136,14 @@ class Op:
             shapes = ", ".join(str(t.shape) for t in inputs)
             where = getattr(self, "source", None) or modes.user_source() or "unknown location"
             bad = "NaN" if np.isnan(value).any() else "inf"
+            if phase == "forward":  # a NaN that was in an input already is not this op's doing: say so
+                for i, t in enumerate(inputs):
+                    if t.dtype.kind in "fc" and not np.all(np.isfinite(t._data)):
+                        label = f" '{t.name}'" if t.name else ""
+                        raise AnomalyError(
+                            f"{'NaN' if np.isnan(t._data).any() else 'inf'} in the input of {self.name}: input {i}"
+                            f"{label} (shape {t.shape}) already held it before the op ran; the op was created at "
+                            f"{where}. Look where that input was computed.")
             raise AnomalyError(
                 f"{self.name} produced {bad} in its {phase} pass (input shapes {shapes}); "
                 f"the op was created at {where}"
@@ -135,4 +155,4 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-from .tensor import Tensor  # noqa: E402  (tensor.py imports the op classes, which import this module)
+from .tensor import Tensor, _same_memory  # noqa: E402  (tensor.py imports the op classes, which import this module)

@@ -30,15 +30,14 @@ class Tensor:
     `.creator` (the op that produced this tensor, None for a leaf).
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "name", "creator", "_version", "_retains_grad", "_hooks",
+    __slots__ = ("_data", "grad", "requires_grad", "name", "creator", "_stamp", "_retains_grad", "_hooks",
                  "__weakref__")
     __array_ufunc__ = None  # numpy defers to us: `ndarray @ tensor` and `2 * tensor` return Tensors
-    _writes = 0  # in-place writes so far, over all tensors; a write stamps its tensor's `_version` with this count
+    _writes = 0  # in-place writes so far, over all tensors; a write stamps its memory's `WriteStamp` with this count
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
-        if isinstance(data, Tensor):
-            data = data._data
-        array = np.asarray(data, dtype=dtype)
+        source = data if isinstance(data, Tensor) else None
+        array = np.asarray(data._data if source is not None else data, dtype=dtype)
         if requires_grad and not np.issubdtype(array.dtype, np.floating):
             raise TypeError(
                 f"only floating-point tensors can require grad, got dtype {array.dtype}; "
@@ -49,7 +48,8 @@ class Tensor:
         self.requires_grad = requires_grad
         self.name = name
         self.creator: Op | None = None
-        self._version = 0
+        # Tensor(t) keeps t's array, so it shares t's write stamp (a write through either is seen by both)
+        self._stamp = source._stamp if source is not None and array is source._data else WriteStamp()
         self._retains_grad = False
         self._hooks: dict[int, Callable] | None = None
 
@@ -60,21 +60,27 @@ class Tensor:
         t._data = array if type(array) is np.ndarray else np.asarray(array)
         t.grad = t.name = t.creator = t._hooks = None
         t.requires_grad = requires_grad
-        t._version = 0
+        t._stamp = WriteStamp()
         t._retains_grad = False
         return t
 
     # -- the array ------------------------------------------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
-        """The values, a numpy array. Assigning to it (`t.data = ...`, `t.data -= ...`) counts as an in-place
-        change: a backward pass that saved this tensor before the change raises an error instead of using it.
-        A write through the array itself (`t.data[0] = 5`) cannot be seen; write `t[0] = 5` instead."""
+        """The values, a numpy array. Assigning to it (`t.data = ...`, `t.data -= ...`) and `t[i] = v` count as
+        in-place changes: a backward pass that saved this tensor before the change raises an error instead of
+        using it. Tensors that share memory share one write stamp, so a write through `t.detach()`, `Tensor(t)` or
+        a view made by an op (`reshape`, `transpose`, `T`, basic slicing) is seen too.
+        Not seen: a write through the ndarray itself (`t.data[0] = 5`, `np.add(t.data, 1, out=t.data)`) or
+        through an array the tensor was made from; write `t[0] = 5` instead."""
         return self._data
 
     @data.setter
     def data(self, value: np.ndarray) -> None:
-        self._data = value if type(value) is np.ndarray else np.asarray(value)
+        value = value if type(value) is np.ndarray else np.asarray(value)
+        if not _same_memory(value, self._data):  # new memory: no longer an alias of the old array's other views
+            self._stamp = WriteStamp()
+        self._data = value
         self._stamp_write()
 
     def __setitem__(self, index, value) -> None:
@@ -83,10 +89,15 @@ class Tensor:
         self._stamp_write()
 
     def _stamp_write(self) -> None:
-        """Record an in-place write: `_version` becomes the global write count, so an op recorded before it (whose
-        `stamp` is an older count) knows its input changed, and an op recorded after it does not."""
+        """Record an in-place write: the memory's stamp becomes the global write count, so an op recorded before
+        it (whose `stamp` is an older count) knows its input changed, and an op recorded after it does not."""
         Tensor._writes += 1
-        self._version = Tensor._writes
+        self._stamp.last = Tensor._writes
+
+    @property
+    def _version(self) -> int:
+        """The write count at the last in-place write into this tensor's memory (0: never written)."""
+        return self._stamp.last
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -110,7 +121,36 @@ class Tensor:
         return self.creator is None
 
     def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor (a scalar); use .item() for its value")
         return len(self._data)
+
+    # -- Python conversions, as in PyTorch: only a one-element tensor is a number or a truth value --------------
+    def _one(self, what: str):
+        if self._data.size != 1:
+            raise ValueError(f"{what} of a tensor of shape {self.shape} is ambiguous: only a one-element tensor "
+                             f"converts to a Python number or truth value; reduce it first (t.sum(), t.max()) or "
+                             f"pick one element (t[0])")
+        return self._data.item()
+
+    def __bool__(self) -> bool:
+        return bool(self._one("bool()"))
+
+    def __float__(self) -> float:
+        return float(self._one("float()"))
+
+    def __int__(self) -> int:
+        return int(self._one("int()"))
+
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.3f}" formats the value of a one-element tensor; f"{t}" with no spec is str(t)."""
+        return str(self) if not spec else format(self._one(f"format '{spec}'"), spec)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """np.asarray(t) gives the values (the same array as `.data` unless a dtype or copy=True asks otherwise)."""
+        if copy:
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (the same array as `.data`, not a copy)."""
@@ -126,8 +166,11 @@ class Tensor:
         return self._data.tolist()
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's values, cut off from the graph (no grad flows through it)."""
-        return Tensor._wrap(self._data)
+        """A new leaf sharing this tensor's values (and its write stamp: writing into one is seen as a write into
+        the other), cut off from the graph (no grad flows through it)."""
+        t = Tensor._wrap(self._data)
+        t._stamp = self._stamp
+        return t
 
     def astype(self, dtype) -> Tensor:
         """Cast to another dtype (differentiable: the gradient is cast back)."""
@@ -238,8 +281,18 @@ class Tensor:
     def __pos__(self) -> Tensor:
         return self
 
-    # comparisons give boolean tensors (no gradient); == and != keep Python's identity meaning, so tensors can
-    # be kept in lists and dicts
+    # comparisons give boolean tensors (no gradient), == and != too (as in numpy and PyTorch); hashing stays by
+    # identity, so tensors can still be dict keys and set members
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        if other is None:
+            return False  # type: ignore[return-value]  (PyTorch: t == None is False)
+        return Tensor._wrap(self._data == self._other(other)._data)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        if other is None:
+            return True  # type: ignore[return-value]
+        return Tensor._wrap(self._data != self._other(other)._data)
+
     def __lt__(self, other: ArrayLike) -> Tensor:
         return Tensor._wrap(self._data < self._other(other)._data)
 
@@ -349,6 +402,20 @@ class Tensor:
     def where(self, cond: ArrayLike, other: ArrayLike) -> Tensor:
         """self where cond else other."""
         return where(cond, self, other)
+
+
+class WriteStamp:
+    """The write count at the last in-place write into one block of memory; shared by every tensor that views it."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = 0
+
+
+def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when a and b are views of one array's memory (numpy points a view's `.base` at the owning array)."""
+    return (a if a.base is None else a.base) is (b if b.base is None else b.base)
 
 
 class RemovableHandle:
