@@ -154,9 +154,10 @@ def test_default_data_is_mnist_when_on_disk_else_digits_with_a_notice(tmp_path, 
     assert "60,000" in data.caption
 
 
-def test_a_bad_data_folder_is_a_one_line_error(tmp_path):
-    with pytest.raises(SystemExit, match=r"^error: --data .*no MNIST IDX files"):
-        experiments.get("dropout").main(["--data", str(tmp_path), "--out", str(tmp_path), "--quiet"])
+def test_a_bad_data_folder_names_the_files_it_expects(tmp_path):
+    # on the command line, --data is checked while parsing (tests/test_cli_hardening.py)
+    with pytest.raises(FileNotFoundError, match=r"^--data .*no MNIST IDX files .*t10k-images-idx3-ubyte.gz"):
+        common.load_data(data_dir=tmp_path)
 
 
 def test_smooth_curve_keeps_length_and_removes_noise():

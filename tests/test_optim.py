@@ -271,3 +271,51 @@ def test_mlp_learns_the_spirals(opt_class, kwargs):
     print(f"{opt_class.__name__}: loss {first:.3f} -> {final:.4f}")
     assert first > 1.0
     assert final < LOSS_THRESHOLD
+
+
+# -- hyper-parameters out of range are refused when the optimizer is made -----------------------------------------
+# (optimizer, keyword, bad value, the start of PyTorch's message for it)
+BAD_HYPERPARAMETERS = [
+    (cls, "lr", bad, "Invalid learning rate") for cls in ALL for bad in (-1.0, np.nan, np.inf)
+] + [
+    (cls, "weight_decay", bad, "Invalid weight_decay value") for cls in ALL for bad in (-0.1, np.nan, np.inf)
+] + [
+    (cls, "momentum", bad, "Invalid momentum value") for cls in (optim.Momentum, optim.Nesterov)
+    for bad in (-0.1, 1.0, np.nan)
+] + [
+    (cls, beta, bad, f"Invalid {beta} value") for cls in (optim.Adam, optim.AdamW) for beta in ("beta1", "beta2")
+    for bad in (-0.1, 1.0, 1.5, np.nan)
+] + [
+    (cls, "eps", bad, "Invalid epsilon value") for cls in (optim.AdaGrad, optim.RMSprop, optim.Adam, optim.AdamW)
+    for bad in (0.0, -1e-8, np.nan, np.inf)
+] + [
+    (optim.RMSprop, "decay_rate", bad, "Invalid decay_rate value") for bad in (-0.1, 1.0, np.nan)
+]
+
+
+@pytest.mark.parametrize("opt_class, keyword, bad, message", BAD_HYPERPARAMETERS,
+                         ids=[f"{c.__name__}-{k}={b}" for c, k, b, _ in BAD_HYPERPARAMETERS])
+def test_out_of_range_hyperparameters_are_refused(opt_class, keyword, bad, message):
+    x = Tensor([1.0], requires_grad=True)
+    kwargs = {"lr": 0.1, keyword: bad}
+    with pytest.raises(ValueError, match=rf"^{opt_class.__name__}: {message}: {bad}"):
+        opt_class([x], **kwargs)
+
+
+@pytest.mark.parametrize("opt_class", ALL, ids=[c.__name__ for c in ALL])
+def test_the_edges_of_each_range_are_accepted(opt_class):
+    x = Tensor([1.0], requires_grad=True)
+    edges = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "decay_rate": 0.0, "eps": 1e-300}
+    opt = opt_class([x], lr=0.0, weight_decay=0.0,
+                    **{k: v for k, v in edges.items() if k in opt_class.hyperparams})
+    assert opt.lr == 0.0
+
+
+def test_a_loaded_state_with_a_bad_hyperparameter_is_refused_before_anything_changes():
+    x = Tensor([1.0], requires_grad=True)
+    opt = optim.Adam([x], lr=0.1)
+    saved = opt.state_dict()
+    saved["hyperparams"]["beta2"] = 1.0
+    with pytest.raises(ValueError, match=r"^Adam: Invalid beta2 value: 1.0"):
+        opt.load_state_dict(saved)
+    assert opt.beta2 == 0.999

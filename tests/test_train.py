@@ -151,3 +151,36 @@ def test_weight_decay_narrows_the_train_test_gap_on_real_digits():
     # measured (seed 0): lambda 0 trains to 1.000 and tests at 0.80 (gap 0.195); lambda 0.1: gap 0.145
     assert curves["0"]["train_acc"][-1] > 0.99  # without weight decay it memorises its 300 images
     assert gap_01 < gap_0 - 0.02
+
+
+@pytest.mark.parametrize("which, name", [("train", "training"), ("test", "test")])
+def test_an_empty_set_is_refused_when_the_trainer_is_made(which, name):
+    x, t = blobs(20)
+    empty = (x[:0], t[:0])
+    model = nn.MLP(2, [4], 3, rng=0)
+    sets = {"train": empty, "test": (x, t)} if which == "train" else {"train": (x, t), "test": empty}
+    with pytest.raises(ValueError, match=f"^Trainer: the {name} set is empty"):
+        Trainer(model, optim.SGD(model.parameters()), sets["train"], sets["test"], verbose=False)
+
+
+def test_evaluate_refuses_an_empty_set():
+    trainer = make_trainer()
+    x, t = blobs(5)
+    with pytest.raises(ValueError, match="^Trainer.evaluate: no samples"):
+        trainer.evaluate(x[:0], t[:0])
+
+
+def test_mismatched_or_meaningless_settings_are_refused():
+    x, t = blobs(20)
+    model = nn.MLP(2, [4], 3, rng=0)
+    opt = optim.SGD(model.parameters())
+    with pytest.raises(ValueError, match="test x has 20 samples, t has 19"):
+        Trainer(model, opt, (x, t), (x, t[:19]), verbose=False)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        Trainer(model, opt, (x, t), batch_size=0, verbose=False)
+    with pytest.raises(ValueError, match="epochs must be an integer >= 0, got -1"):
+        Trainer(model, opt, (x, t), epochs=-1, verbose=False)
+    with pytest.raises(ValueError, match="sampling must be 'epoch' or 'choice', got 'random'"):
+        Trainer(model, opt, (x, t), sampling="random", verbose=False)
+    with pytest.raises(ValueError, match="eval_size must be a positive integer or None, got 0"):
+        Trainer(model, opt, (x, t), eval_size=0, verbose=False)

@@ -16,11 +16,15 @@ changed for the engine's in-place check. Parameters whose `.grad` is None are sk
 weight_decay=lam (every optimizer) adds lam * W to the gradient before the update: coupled L2, the same as adding
 the book's 0.5 * lam * sum(W**2) to the loss (`nn.l2_penalty`), except that it also applies to biases and
 BatchNorm parameters if you pass them. AdamW instead decays W directly, decoupled from Adam's adaptive step.
+
+Hyper-parameters are checked when an optimizer is made (and when a state is loaded), as PyTorch does, with its
+messages: `SGD([x], lr=-1)` raises "SGD: Invalid learning rate: -1 (expected a finite number >= 0)".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -28,16 +32,44 @@ import numpy as np
 from .tensor import Tensor
 
 
+def _in_unit_interval(v: float) -> bool:
+    return 0 <= v < 1
+
+
+HYPERPARAMETER_RANGES: dict[str, tuple[str, Callable[[float], bool], str]] = {
+    # name: (what PyTorch's message calls it, the test, the range in words)
+    "lr": ("learning rate", lambda v: 0 <= v < math.inf, "a finite number >= 0"),
+    "weight_decay": ("weight_decay value", lambda v: 0 <= v < math.inf, "a finite number >= 0"),
+    "momentum": ("momentum value", _in_unit_interval, "in [0, 1)"),
+    "decay_rate": ("decay_rate value", _in_unit_interval, "in [0, 1)"),
+    "beta1": ("beta1 value", _in_unit_interval, "in [0, 1)"),
+    "beta2": ("beta2 value", _in_unit_interval, "in [0, 1)"),
+    "eps": ("epsilon value", lambda v: 0 < v < math.inf, "a finite number > 0"),
+}
+"""The allowed range of each hyper-parameter (NaN fails every test). Stricter than PyTorch, which allows
+momentum >= 1 and eps = 0: momentum 1 never forgets a gradient and eps 0 divides by zero on a zero gradient."""
+
+
+def check_hyperparameter(optimizer: str, name: str, value: float) -> None:
+    """Raise ValueError, in PyTorch's words and naming the optimizer, when `value` is out of `name`'s range
+    (e.g. "Adam: Invalid learning rate: -1.0 (expected a finite number >= 0)")."""
+    what, ok, expected = HYPERPARAMETER_RANGES[name]
+    if not ok(value):
+        raise ValueError(f"{optimizer}: Invalid {what}: {value} (expected {expected})")
+
+
 class Optimizer:
     """Base class: holds the parameters, their per-parameter state, and the hyper-parameters.
 
-    Subclasses list their hyper-parameter attribute names in `hyperparams` and write
+    Subclasses list their hyper-parameter attribute names in `hyperparams`, pass their values to
+    `Optimizer.__init__` (which checks each against HYPERPARAMETER_RANGES and sets it as an attribute) and write
     `update(p, g, state)`: change `p.data` using the gradient array g and the dict `state` (this
     parameter's arrays, created on first use)."""
 
     hyperparams: tuple[str, ...] = ("lr", "weight_decay")
 
-    def __init__(self, params: Iterable[Tensor], lr: float, weight_decay: float = 0.0) -> None:
+    def __init__(self, params: Iterable[Tensor], lr: float, weight_decay: float = 0.0,
+                 **hyperparams: float) -> None:
         self.params: list[Tensor] = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -52,12 +84,9 @@ class Optimizer:
             if id(p) in seen:
                 raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) appears twice")
             seen.add(id(p))
-        if lr < 0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
-        if weight_decay < 0:
-            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {weight_decay}")
-        self.lr = lr
-        self.weight_decay = weight_decay
+        for name, value in {"lr": lr, "weight_decay": weight_decay, **hyperparams}.items():
+            check_hyperparameter(type(self).__name__, name, value)
+            setattr(self, name, value)
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
 
     def zero_grad(self) -> None:
@@ -98,7 +127,7 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore hyper-parameters and per-parameter state saved by `state_dict` (checked before anything is
-        written: same number of parameters, same shapes)."""
+        written: same number of parameters, same shapes, hyper-parameters in range)."""
         states = state_dict["state"]
         if len(states) != len(self.params):
             raise ValueError(f"{type(self).__name__}.load_state_dict: the state has {len(states)} parameters, "
@@ -112,6 +141,8 @@ class Optimizer:
                 if isinstance(v, np.ndarray) and v.shape != p.shape:
                     raise ValueError(f"{type(self).__name__}.load_state_dict: state '{k}' of parameter {i} has "
                                      f"shape {v.shape}, the parameter {p.shape}")
+        for name, value in state_dict["hyperparams"].items():
+            check_hyperparameter(type(self).__name__, name, value)
         for name, value in state_dict["hyperparams"].items():
             setattr(self, name, value)
         self.state = [{k: np.array(v, dtype=p.dtype, copy=True) if isinstance(v, np.ndarray) else v
@@ -142,8 +173,7 @@ class Momentum(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float = 0.01, momentum: float = 0.9,
                  weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr, weight_decay)
-        self.momentum = momentum
+        super().__init__(params, lr, weight_decay, momentum=momentum)
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:
         v = self.buffer(state, "v", p)
@@ -171,8 +201,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float = 0.01, eps: float = 1e-7,
                  weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr, weight_decay)
-        self.eps = eps
+        super().__init__(params, lr, weight_decay, eps=eps)
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:
         h = self.buffer(state, "h", p)
@@ -190,8 +219,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7,
                  weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr, weight_decay)
-        self.decay_rate, self.eps = decay_rate, eps
+        super().__init__(params, lr, weight_decay, decay_rate=decay_rate, eps=eps)
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:
         h = self.buffer(state, "h", p)
@@ -217,8 +245,7 @@ class Adam(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-7, weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr, weight_decay)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        super().__init__(params, lr, weight_decay, beta1=beta1, beta2=beta2, eps=eps)
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:
         m, v = self.buffer(state, "m", p), self.buffer(state, "v", p)

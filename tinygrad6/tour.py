@@ -181,28 +181,31 @@ def _flatten(key: str, value: Any, depth: int = 0) -> list[tuple[str, str]]:
     return []
 
 
-def main(argv: Sequence[str] | None = None) -> Path:
+def parser() -> argparse.ArgumentParser:
+    """The tour's command line: the experiments' shared options (`common.add_shared_options`), --full and --only."""
     p = argparse.ArgumentParser(prog="python -m tinygrad6.tour", description=__doc__.split("\n")[0])
-    p.add_argument("--out", default="tour", help="folder for index.html and the figures (default: tour)")
+    common.add_shared_options(p, "tour", "folder for index.html and the figures (default: tour)")
     p.add_argument("--full", action="store_true", help="the chapter's sizes (minutes) instead of the quick form")
-    p.add_argument("--dataset", choices=("mnist", "digits"), default=None,
-                   help="default: MNIST when already downloaded, else scikit-learn's digits; mnist downloads it")
-    p.add_argument("--data", metavar="DIR", default=None,
-                   help="a folder of MNIST IDX .gz files (all four, or only the two t10k-* test-set files)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", nargs="+", choices=experiments.NAMES, metavar="NAME",
-                   help="run only these experiments")
-    p.add_argument("--quiet", action="store_true")
+                   help=f"run only these experiments (of {', '.join(experiments.NAMES)})")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    """Check the command line and the output folder, load the data once, and run the tour."""
+    p = parser()
     args = p.parse_args(argv)
+    common.make_output_folder(p, args.out)
     keep_freed_memory()  # a program's choice, not the library's: no page faults between steps (system.py)
     say = (lambda *a, **k: None) if args.quiet else print
     needs_data = any(experiments.get(name).NEEDS_DATA for name in (args.only or experiments.NAMES))
     try:
-        data = common.load_data(args.dataset, args.data, notice=say) if needs_data else None
         import matplotlib  # noqa: F401  (fail now, not after the first experiments, when it is missing)
+
+        data = common.load_data(args.dataset, args.data, notice=say) if needs_data else None
     except (OSError, ValueError, ImportError) as e:  # no files and no network, a bad IDX file, a missing extra
         raise SystemExit(f"error: {e}") from None
-    return run(Path(args.out), full=args.full, seed=args.seed, only=args.only, verbose=not args.quiet, data=data)
+    return run(args.out, full=args.full, seed=args.seed, only=args.only, verbose=not args.quiet, data=data)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ class Trainer:
     """Train `model` with `optimizer` on `train` = (x, t) for `epochs` epochs of mini-batches of `batch_size`.
 
     test: (x, t) evaluated after every epoch (test or validation data), or None.
+    An empty training or test set, or x and t of different lengths, raise ValueError here, before any work.
     l2: the book's weight decay as a loss term, 0.5 * l2 * sum(W**2) over the weights (`nn.l2_penalty`).
     sampling: "epoch" (each sample once per epoch, shuffled) or "choice" (the book's `np.random.choice` batches,
         len(x) // batch_size per epoch).
@@ -51,6 +53,20 @@ class Trainer:
                  loss_fn: Callable[[nn.Module, Tensor, np.ndarray], Tensor] | None = None) -> None:
         if len(train[0]) != len(train[1]):
             raise ValueError(f"Trainer: train x has {len(train[0])} samples, t has {len(train[1])}")
+        if len(train[0]) == 0:
+            raise ValueError("Trainer: the training set is empty (0 samples); pass at least one sample")
+        if test is not None and len(test[0]) != len(test[1]):
+            raise ValueError(f"Trainer: test x has {len(test[0])} samples, t has {len(test[1])}")
+        if test is not None and len(test[0]) == 0:
+            raise ValueError("Trainer: the test set is empty (0 samples); pass at least one sample, or test=None")
+        if not (isinstance(batch_size, Integral) and batch_size > 0):
+            raise ValueError(f"Trainer: batch_size must be a positive integer, got {batch_size}")
+        if not (isinstance(epochs, Integral) and epochs >= 0):
+            raise ValueError(f"Trainer: epochs must be an integer >= 0, got {epochs}")
+        if sampling not in ("epoch", "choice"):
+            raise ValueError(f"Trainer: sampling must be 'epoch' or 'choice', got {sampling!r}")
+        if eval_size is not None and not (isinstance(eval_size, Integral) and eval_size > 0):
+            raise ValueError(f"Trainer: eval_size must be a positive integer or None, got {eval_size}")
         self.model, self.optimizer = model, optimizer
         self.train_data, self.test_data = train, test
         self.epochs, self.batch_size, self.l2 = epochs, batch_size, l2
@@ -78,7 +94,10 @@ class Trainer:
 
     def evaluate(self, x: np.ndarray, t: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
         """(mean cross-entropy, accuracy) of the model on (x, t), in eval mode and without building a graph.
-        t: integer labels or one-hot rows. The model's previous mode is restored afterwards."""
+        t: integer labels or one-hot rows. The model's previous mode is restored afterwards. An empty set raises
+        ValueError (a mean over no samples is not 0)."""
+        if len(x) == 0:
+            raise ValueError("Trainer.evaluate: no samples (x is empty); a loss and an accuracy need at least one")
         was_training = self.model.training
         self.model.eval()
         labels = t.argmax(axis=1) if t.ndim == 2 else t
@@ -91,8 +110,7 @@ class Trainer:
                     correct += int((y.data.argmax(axis=1) == labels[start:start + batch_size]).sum())
         finally:
             self.model.train(was_training)
-        n = max(len(x), 1)
-        return total_loss / n, correct / n
+        return total_loss / len(x), correct / len(x)
 
     def evaluate_epoch(self, epoch: int) -> None:
         """Record the losses and accuracies on the (first eval_size samples of the) train and test data."""

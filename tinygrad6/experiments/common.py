@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -84,50 +86,153 @@ def _mnist(arrays: datasets.Arrays, caption: str) -> Data:
 
 
 # -- command line -------------------------------------------------------------------------------------------------
+# Every option is checked by its argparse `type=` while the command line is parsed, so a bad value stops the program
+# with argparse's usage line and "error: argument --epochs: expected ..." (exit status 2) before any data is loaded.
+def _number(parse: Callable[[str], Any], ok: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse type: `parse` the text, then require `ok(value)`; otherwise say what was `expected`."""
+    def check(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+    check.__doc__ = f"argparse type: {expected}."
+    return check
+
+
+positive_int = _number(int, lambda v: v > 0, "a positive integer")
+nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+probability = _number(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
+fraction = _number(float, lambda v: 0 < v < 1, "a fraction in (0, 1)")
+positive_float = _number(float, lambda v: 0 < v < math.inf, "a finite number > 0")
+nonnegative_float = _number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0")
+finite_float = _number(float, math.isfinite, "a finite number")
+decimal_exponent = _number(float, lambda v: -300 <= v <= 300, "an exponent of 10 between -300 and 300")
+
+SETTING_TYPES: dict[str, Callable[[str], Any]] = {
+    # sizes and counts
+    "n_train": positive_int, "epochs": positive_int, "iters": positive_int, "steps": positive_int,
+    "batch_size": positive_int, "hidden": positive_int, "layers": positive_int, "units": positive_int,
+    "samples": positive_int, "bins": positive_int, "scales": positive_int, "trials": positive_int,
+    "best": positive_int,
+    # learning rates, weight decay, initial weights, Dropout
+    "lr": positive_float, "lr_sgd": positive_float, "lr_momentum": positive_float, "lr_adagrad": positive_float,
+    "lr_adam": positive_float, "lam": nonnegative_float, "std": positive_float, "p": probability,
+    # the hyper-parameter search: a validation split and ranges of 10**exponent
+    "val_ratio": fraction, "lr_min_exp": decimal_exponent, "lr_max_exp": decimal_exponent,
+    "wd_min_exp": decimal_exponent, "wd_max_exp": decimal_exponent,
+    # a starting point
+    "x0": finite_float, "y0": finite_float,
+}
+"""The type of every experiment setting, by name: a name means the same thing in every experiment."""
+
+
+def output_folder(text: str) -> Path:
+    """argparse type: a folder that exists or can be made, and can be written (nothing is created here)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a file, not a folder; pass a folder for the PNG and JSON files")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{existing} is a file, so the folder {path} cannot be made under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {existing} (permission denied); choose another folder")
+    return path
+
+
+def mnist_folder(text: str) -> Path:
+    """argparse type: a folder holding MNIST IDX files (all four, or the two test-set files)."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is not a folder")
+    if datasets.mnist_files(path) is None:
+        raise argparse.ArgumentTypeError(f"no MNIST IDX files in {path} (expected t10k-images-idx3-ubyte.gz and "
+                                         f"t10k-labels-idx1-ubyte.gz, and optionally the two train-*.gz files)")
+    return path
+
+
+def add_shared_options(p: argparse.ArgumentParser, out_default: str, out_help: str) -> None:
+    """The options every experiment and the tour take: --dataset, --data, --seed, --out, --quiet. (argparse runs a
+    string default through its type too, so the default --out is checked like a typed one.)"""
+    p.add_argument("--dataset", choices=("mnist", "digits"), default=None,
+                   help="default: MNIST when already downloaded, else scikit-learn's digits (with a notice); "
+                        "mnist downloads it")
+    p.add_argument("--data", metavar="DIR", type=mnist_folder, default=None,
+                   help="a folder of MNIST IDX .gz files (all four, or only the two t10k-* test-set files)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="default 0")
+    p.add_argument("--out", metavar="DIR", type=output_folder, default=out_default, help=out_help)
+    p.add_argument("--quiet", action="store_true", help="no progress bars or printed summary")
+
+
+def make_output_folder(p: argparse.ArgumentParser, out: Path) -> None:
+    """Create --out now, before any work, so that what `output_folder` cannot foresee (a full disk, an ACL, a
+    read-only mount seen by root) is still an argparse error and not a lost run."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        p.error(f"argument --out: cannot create {out}: {e.strerror or e}")
+
+
 def parser(module: ModuleType) -> argparse.ArgumentParser:
-    """The shared options, plus one --option per number in the module's DEFAULTS (e.g. --epochs)."""
+    """The shared options, plus one --option per number in the module's DEFAULTS (e.g. --epochs), typed by
+    SETTING_TYPES."""
     p = argparse.ArgumentParser(prog=f"python -m tinygrad6.experiments.{module.NAME}",
                                 description=f"{module.TITLE}. {module.WHAT} ({CHAPTER_SIZES_NOTE})")
-    p.add_argument("--dataset", choices=("mnist", "digits"), default=None,
-                   help="default: MNIST when already downloaded, else scikit-learn's digits (with a notice)")
-    p.add_argument("--data", metavar="DIR", default=None,
-                   help="a folder of MNIST IDX .gz files (all four, or only the two t10k-* test-set files)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", metavar="DIR", default="out", help="where the PNG and JSON go (default: out)")
+    add_shared_options(p, "out", "where the PNG and JSON go (default: out)")
     p.add_argument("--quick", action="store_true", help="a small, fast version (for CI and a first look)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or printed summary")
     for key, value in module.DEFAULTS.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            quick = module.QUICK.get(key)
-            p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=None,
-                           help=f"default {value}" + (f" (--quick: {quick})" if quick is not None else ""))
+        quick = module.QUICK.get(key)
+        p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=SETTING_TYPES[key], default=None,
+                       help=f"default {value}" + (f" (--quick: {quick})" if quick is not None else ""))
     return p
 
 
 def main(module: ModuleType, argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Parse the command line, load the data, run the experiment, print its summary and where its files went."""
-    args = parser(module).parse_args(argv)
-    keep_freed_memory()  # a program's choice, not the library's: no page faults between steps (system.py)
+    """Parse and check the command line and the output folder, load the data, run the experiment, print its
+    summary and where its files went."""
+    p = parser(module)
+    args = p.parse_args(argv)
     overrides = {k: getattr(args, k) for k in module.DEFAULTS if getattr(args, k, None) is not None}
     try:
+        settings(module, args.quick, overrides)  # settings that only clash together (see the module's `check`)
+    except ValueError as e:
+        p.error(str(e))
+    make_output_folder(p, args.out)
+    keep_freed_memory()  # a program's choice, not the library's: no page faults between steps (system.py)
+    try:
+        import matplotlib  # noqa: F401  (fail now, not after the training, when it is missing)
+
         data = load_data(args.dataset, args.data) if module.NEEDS_DATA else None
-    except (OSError, ValueError, ImportError) as e:  # missing files, no network, bad IDX file, no scikit-learn
+    except (OSError, ValueError, ImportError) as e:  # no network, bad IDX file, no scikit-learn or matplotlib
         raise SystemExit(f"error: {e}") from None
     with one_blas_thread():
-        result = module.run(data, Path(args.out), seed=args.seed, quick=args.quick, verbose=not args.quiet,
-                            **overrides)
+        result = module.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet, **overrides)
     if not args.quiet:
         print(result["summary"])
-        print("wrote", ", ".join(str(Path(args.out) / f) for f in result["files"]))
+        print("wrote", ", ".join(str(args.out / f) for f in result["files"]))
     return result
 
 
 def settings(module: ModuleType, quick: bool, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The module's DEFAULTS, with QUICK on top when quick, with explicit overrides on top of both."""
+    """The module's DEFAULTS, with QUICK on top when quick, with explicit overrides on top of both; each value is
+    checked by its SETTING_TYPES entry, then together by the module's `check(settings)` when it has one.
+    Raises ValueError naming the setting."""
     unknown = set(overrides) - set(module.DEFAULTS)
     if unknown:
         raise TypeError(f"{module.NAME}.run: unknown settings {sorted(unknown)}; known: {sorted(module.DEFAULTS)}")
-    return {**module.DEFAULTS, **(module.QUICK if quick else {}), **overrides}
+    s = {**module.DEFAULTS, **(module.QUICK if quick else {}), **overrides}
+    for key, value in s.items():
+        try:
+            SETTING_TYPES[key](str(value))
+        except argparse.ArgumentTypeError as e:
+            raise ValueError(f"{module.NAME}: {key}={value}: {e}") from None
+    if hasattr(module, "check"):
+        module.check(s)
+    return s
 
 
 def one_blas_thread() -> contextlib.AbstractContextManager:

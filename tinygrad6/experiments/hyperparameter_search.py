@@ -33,6 +33,13 @@ DEFAULTS: dict[str, Any] = {"n_train": 500, "val_ratio": 0.2, "trials": 100, "ep
 QUICK: dict[str, Any] = {"trials": 12, "epochs": 25, "best": 12}
 
 
+def check(s: dict[str, Any]) -> None:
+    """Settings that only clash together: the validation split must hold at least one image."""
+    if int(s["n_train"] * s["val_ratio"]) == 0:
+        raise ValueError(f"n_train {s['n_train']} (--n-train) with val_ratio {s['val_ratio']} (--val-ratio) leaves "
+                         f"no validation images: n_train * val_ratio must be at least 1")
+
+
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
