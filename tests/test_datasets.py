@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +171,8 @@ def test_mnist_test_split_shuffles_and_splits_the_test_set(tmp_path):
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     requests: list[str] = []
+    stop = threading.Event()  # set when the test ends: the slow modes stop sending
+    protocol_version = "HTTP/1.0"
 
     def do_GET(self):
         self.requests.append(self.path)
@@ -178,17 +181,46 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
+        if mode == "slowheaders":  # connects, then trickles its status line and headers a byte at a time
+            for byte in b"HTTP/1.0 200 OK\r\nX-Slow: " + b"x" * 10_000:
+                if self.stop.wait(0.05):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            return
+        if mode == "stall":  # connects, reads the request, then sends nothing at all
+            self.stop.wait(30)
+            return
         if mode == "corrupt":
             body = body[:-5] + bytes(b ^ 0xFF for b in body[-5:])
+        if mode == "endless":  # the file, then zeros for ever, with no Content-Length to say when to stop
+            self.send_response(200)
+            self.end_headers()
+            while not self.stop.is_set():
+                self.wfile.write(bytes(1 << 16))
+            return
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(1 << 40 if mode == "announce" else len(body)))
         self.end_headers()
         if mode == "interrupted":  # promise the whole file, send half, hang up
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
             return
+        if mode == "trickle":  # one byte every 50 ms: each read is quick, the whole never arrives
+            for byte in body:
+                if self.stop.wait(0.05):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            return
         self.wfile.write(body)
+
+    def handle(self):
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
+            pass
 
     def log_message(self, *args):
         pass
@@ -197,9 +229,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server(tmp_path):
     """A local HTTP server on 127.0.0.1: /good/NAME serves a file, /corrupt/NAME a damaged copy, /interrupted/NAME
-    half of it (with the full Content-Length). Yields (base URL, files dict, MD5 table)."""
+    half of it (with the full Content-Length), /trickle/NAME one byte every 50 ms, /slowheaders/NAME its headers
+    that way, /stall/NAME nothing, /endless/NAME the file and then zeros without end, /announce/NAME a
+    Content-Length of 1 TiB. Yields (base URL, files dict, MD5 table)."""
     files = fake_mnist(tmp_path / "served", n_train=30, n_test=10)
     _Handler.files, _Handler.requests = files, []
+    _Handler.stop.clear()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -207,6 +242,7 @@ def server(tmp_path):
     try:
         yield f"http://127.0.0.1:{httpd.server_port}/", files, md5
     finally:
+        _Handler.stop.set()
         httpd.shutdown()
         httpd.server_close()
 
@@ -282,6 +318,63 @@ def test_offline_is_one_clear_line(tmp_path):
     assert "\n" not in message and "TINYGRAD6_DATA" in message
     assert info.value.__cause__ is None and info.value.__suppress_context__ is False and not info.value.__context__
     assert os.listdir(tmp_path) == []
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(server, tmp_path):
+    base, files, md5 = server
+    root = tmp_path / "cache"
+    images = datasets.TEST_FILES[0]  # about 8 kB: the trickle would take 7 minutes
+    for mode in ("trickle", "slowheaders"):
+        start = time.perf_counter()
+        with pytest.raises(datasets.DownloadError) as info:
+            datasets.fetch(images, root, mirrors=[base + mode + "/"], md5=md5, timeout=5, deadline=1.0,
+                           progress=False)
+        seconds = time.perf_counter() - start
+        assert seconds < 4  # the 1 s deadline, plus slack for a busy machine
+        message = str(info.value)
+        assert "offline?" not in message and "1 s deadline" in message and "\n" not in message, message
+        assert "mirror" in message  # says how to use another one
+        assert os.listdir(root) == []  # the .part file is gone
+
+
+def test_a_stalled_server_gets_its_own_message(server, tmp_path):
+    base, _, md5 = server
+    root = tmp_path / "cache"
+    with pytest.raises(datasets.DownloadError) as info:
+        datasets.fetch(NAME, root, mirrors=[base + "stall/"], md5=md5, timeout=0.5, progress=False)
+    message = str(info.value)
+    assert "offline?" not in message and "connected" in message and "sent nothing for 0.5 s" in message, message
+    assert os.listdir(root) == []
+
+
+def test_a_download_longer_than_expected_is_cut_off(server, tmp_path):
+    base, files, md5 = server
+    root = tmp_path / "cache"
+    for mode, what in (("endless", "more than"), ("announce", "announces 1099511627776 bytes")):
+        with pytest.raises(datasets.DownloadError, match=rf"{what}.*{len(files[NAME])} bytes"):
+            datasets.fetch(NAME, root, mirrors=[base + mode + "/"], md5=md5, max_bytes=len(files[NAME]),
+                           progress=False)
+        assert os.listdir(root) == []
+    assert datasets.SIZES[NAME] == 4542 and datasets.SIZES["train-images-idx3-ubyte.gz"] == 9912422
+    with pytest.raises(datasets.DownloadError, match=r"more than the 4542 bytes"):  # the published size by default
+        datasets.fetch(NAME, root, mirrors=[base + "endless/"], md5=md5, progress=False)
+
+
+def test_mnist_takes_a_mirror_as_argument_or_from_the_environment(server, tmp_path, monkeypatch):
+    base, files, md5 = server
+    monkeypatch.setattr(datasets, "MIRRORS", ["http://127.0.0.1:9/never/"])  # must not be used
+    monkeypatch.setattr(datasets, "MD5", md5)
+    (x_train, _), (x_test, _) = datasets.mnist(tmp_path / "a", mirror=base + "good")  # the "/" is added
+    assert x_train.shape == (30, 784) and x_test.shape == (10, 784)
+    assert sorted(_Handler.requests) == sorted(f"/good/{name}" for name in files)
+    _Handler.requests.clear()
+    monkeypatch.setenv("TINYGRAD6_MNIST_MIRROR", base + "good/")
+    datasets.mnist(tmp_path / "b")
+    assert sorted(_Handler.requests) == sorted(f"/good/{name}" for name in files)
+    _Handler.requests.clear()
+    with pytest.raises(datasets.DownloadError, match="MD5 mismatch"):  # the argument wins over the variable
+        datasets.mnist(tmp_path / "c", mirror=base + "corrupt/")
+    assert _Handler.requests == [f"/corrupt/{datasets.TRAIN_FILES[0]}"]
 
 
 # -- digits, splitting, batching ----------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ an IDX reader, a train/validation split and mini-batches.
     for x, t in datasets.batches(x_tr, t_tr, batch_size=100, seed=0): ...
 
 MNIST lives in `root`: the argument, else `$TINYGRAD6_DATA`, else `~/.cache/tinygrad6/mnist`. Missing files are
-fetched over HTTPS from the mirrors in `MIRRORS` (tried in order), checked against the published MD5 sums in `MD5`,
-written to a temporary file and renamed only once complete and verified. Files already there are parsed with
-`read_idx`, which checks their structure (nothing is ever unpickled).
+fetched over HTTPS from `mnist(mirror=...)`, else `$TINYGRAD6_MNIST_MIRROR`, else the mirrors in `MIRRORS` (tried in
+order), within a deadline and no longer than their published sizes (`SIZES`), checked against the published MD5
+sums in `MD5`, written to a temporary file and renamed only once complete and verified. Files already there are
+parsed with `read_idx`, which checks their structure and decompresses no more than their header declares (nothing
+is ever unpickled).
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
+import socket
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 import zlib
@@ -46,6 +51,19 @@ MD5: dict[str, str] = {
 }
 """The published MD5 sums of the four .gz files: a download is kept only when it matches."""
 
+SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte.gz": 9912422,
+    "train-labels-idx1-ubyte.gz": 28881,
+    "t10k-images-idx3-ubyte.gz": 1648877,
+    "t10k-labels-idx1-ubyte.gz": 4542,
+}
+"""The sizes in bytes of the four .gz files: a download that grows past its size is cut off."""
+
+MIRROR_VARIABLE = "TINYGRAD6_MNIST_MIRROR"
+"""The environment variable that names a mirror (a base URL) to use instead of `MIRRORS`."""
+
+MNIST_MAX_BYTES = 60000 * 28 * 28  # the largest MNIST file's data (train-images): what read_idx may decompress
+
 TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
@@ -61,43 +79,75 @@ class DownloadError(OSError):
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+GZIP_MAX_RATIO = 1032  # deflate, gzip's compression, turns n bytes into at most 1032 * n (258-byte matches, 2 bits)
+
+
+def read_idx(path: str | os.PathLike, max_bytes: int = 1 << 28) -> np.ndarray:
     """The array stored in an IDX file (gzip-compressed or raw), e.g. (10000, 28, 28) uint8 for t10k-images.
 
     Checks the magic number (two zero bytes, a known dtype code, at least one dimension), that the header is
-    complete, and that the payload has exactly prod(dims) * itemsize bytes. Anything wrong is a ValueError naming
-    the file and the problem."""
+    complete, and that the payload has exactly prod(dims) * itemsize bytes. The header is read first and only as
+    many bytes as it declares are decompressed after it (one more byte is refused as trailing bytes): a header
+    declaring more than `max_bytes` of data (default 256 MiB; MNIST's largest file holds 47 MB) or more than the
+    file can hold (gzip expands at most GZIP_MAX_RATIO times) is refused before any data is read. Anything wrong
+    is a ValueError naming the file and the problem."""
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":  # gzip magic
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        compressed = f.read(2) == b"\x1f\x8b"  # gzip magic
+        f.seek(0)
+        if not compressed:
+            return _read_idx_stream(f, path, size, compressed, max_bytes)
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
+            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                return _read_idx_stream(stream, path, size, compressed, max_bytes)
+        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
             raise ValueError(f"read_idx: {path}: not a valid gzip file (truncated or corrupted?): {e}") from None
-    if len(raw) < 4:
-        raise ValueError(f"read_idx: {path}: {len(raw)} bytes is too short for an IDX header (4 bytes of magic)")
-    zero, code, ndim = raw[:2], raw[2], raw[3]
+
+
+def _read_idx_stream(stream, path: Path, size: int, compressed: bool, max_bytes: int) -> np.ndarray:
+    """read_idx on an open stream of the uncompressed bytes; `size` is the file's size on disk."""
+    magic = stream.read(4)
+    if len(magic) < 4:
+        raise ValueError(f"read_idx: {path}: {len(magic)} bytes is too short for an IDX header (4 bytes of magic)")
+    zero, code, ndim = magic[:2], magic[2], magic[3]
     if zero != b"\x00\x00" or code not in IDX_DTYPES or ndim == 0:
-        raise ValueError(f"read_idx: {path}: bad magic number {raw[:4].hex()} (expected 0000 + dtype code in "
+        raise ValueError(f"read_idx: {path}: bad magic number {magic.hex()} (expected 0000 + dtype code in "
                          f"{sorted(f'{c:02x}' for c in IDX_DTYPES)} + number of dimensions >= 1); not an IDX file")
+    sizes = stream.read(4 * ndim)
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"read_idx: {path}: header says {ndim} dimensions but the file ends after {len(raw)} bytes")
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    if len(sizes) < 4 * ndim:
+        raise ValueError(f"read_idx: {path}: header says {ndim} dimensions but the file ends after "
+                         f"{4 + len(sizes)} bytes")
+    dims = tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    payload = len(raw) - header
-    if payload != expected:
-        what = "truncated" if payload < expected else "has trailing bytes"
-        raise ValueError(f"read_idx: {path}: {what}: dimensions {dims} of {dtype.name} need {expected} bytes of data, "
-                         f"the file has {payload}")
-    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
-    return array.astype(dtype.newbyteorder("="))  # native byte order, and a writable copy
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: a forged header cannot overflow them
+    need = f"dimensions {dims} of {dtype.name} need {expected} bytes of data"
+    if expected > max_bytes:
+        raise ValueError(f"read_idx: {path}: {need}, more than max_bytes={max_bytes}; not read (pass a larger "
+                         f"max_bytes if the file really is that big)")
+    if not compressed and size - header != expected:
+        what = "truncated" if size - header < expected else "has trailing bytes"
+        raise ValueError(f"read_idx: {path}: {what}: {need}, the file has {size - header}")
+    if compressed and expected > GZIP_MAX_RATIO * size:
+        raise ValueError(f"read_idx: {path}: truncated: {need}, more than a gzip file of {size} bytes can hold "
+                         f"(at most {GZIP_MAX_RATIO} times its size)")
+    data = np.empty(expected, dtype=np.uint8)
+    filled = 0
+    while filled < expected and (chunk := stream.read(min(expected - filled, 1 << 20))):
+        data[filled:filled + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        filled += len(chunk)
+    if filled < expected:
+        raise ValueError(f"read_idx: {path}: truncated: {need}, the file has {filled}")
+    if stream.read(1):
+        raise ValueError(f"read_idx: {path}: has trailing bytes: {need}, the file has more; not read further")
+    return data.view(dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)  # native byte order
 
 
 def _read_pair(root: Path, images_file: str, labels_file: str) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 28, 28) uint8 and labels (N,) uint8, checked to belong together."""
-    images, labels = read_idx(root / images_file), read_idx(root / labels_file)
+    images = read_idx(root / images_file, max_bytes=MNIST_MAX_BYTES)
+    labels = read_idx(root / labels_file, max_bytes=MNIST_MAX_BYTES)
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
         raise ValueError(f"mnist: {root / images_file}: expected (N, 28, 28) uint8 images, got {images.shape} "
                          f"{images.dtype}")
@@ -129,14 +179,19 @@ def default_root() -> Path:
 
 
 def mnist(root: str | os.PathLike | None = None, download: bool = True, normalize: bool = True,
-          flatten: bool = True, one_hot: bool = False) -> Arrays:
+          flatten: bool = True, one_hot: bool = False, mirror: str | None = None) -> Arrays:
     """MNIST as `(x_train, t_train), (x_test, t_test)`: 60,000 and 10,000 handwritten digits.
 
     x: float32 in [0, 1] of shape (N, 784) (normalize, flatten), else uint8 values 0..255 and/or (N, 1, 28, 28).
     t: int64 labels 0..9, or (N, 10) float32 one-hot rows with one_hot=True.
     root: folder of the four IDX .gz files; default `default_root()`. Missing files are downloaded when
-    `download` is true (see `MIRRORS`, `MD5`), else a FileNotFoundError says where they are expected."""
+    `download` is true (see `fetch`), else a FileNotFoundError says where they are expected.
+    mirror: the base URL to download from instead of `MIRRORS` (a file's URL is mirror/name, e.g.
+    "https://example.org/mnist/"); default `$TINYGRAD6_MNIST_MIRROR` when set. The MD5 sums are checked all the
+    same."""
     root = Path(root).expanduser() if root is not None else default_root()
+    mirror = mirror or os.environ.get(MIRROR_VARIABLE) or None
+    mirrors = None if mirror is None else [mirror if mirror.endswith("/") else mirror + "/"]
     files = TRAIN_FILES + TEST_FILES
     missing = [name for name in files if not (root / name).is_file()]
     if missing and not download:
@@ -146,7 +201,7 @@ def mnist(root: str | os.PathLike | None = None, download: bool = True, normaliz
                                 f"fetch them, or put the four MNIST .gz files there (or point $TINYGRAD6_DATA at "
                                 f"a folder that has them).{hint}")
     for name in missing:
-        fetch(name, root)
+        fetch(name, root, mirrors=mirrors)
     x_train, t_train = _read_pair(root, *TRAIN_FILES)
     x_test, t_test = _read_pair(root, *TEST_FILES)
     return (_prepare(x_train, t_train, normalize, flatten, one_hot, 255.0, 28),
@@ -186,47 +241,69 @@ def mnist_files(root: str | os.PathLike | None = None) -> str | None:
 
 # -- downloading --------------------------------------------------------------------------------------------------
 def fetch(name: str, root: str | os.PathLike, mirrors: list[str] | None = None, md5: dict[str, str] | None = None,
-          timeout: float = 30.0, progress: bool | None = None) -> Path:
+          timeout: float = 30.0, deadline: float = 600.0, max_bytes: int | None = None,
+          progress: bool | None = None) -> Path:
     """Download `name` into `root` from the first mirror that gives a complete copy whose MD5 matches, and return
     its path. The bytes go to a temporary file in `root`, renamed to `name` only when complete and verified; a
     failed attempt leaves nothing behind. mirrors/md5 default to the module's `MIRRORS`/`MD5` (a name missing
-    from md5 is checked for completeness only). progress: a bar on stderr (default: when stderr is a terminal)."""
+    from md5 is checked for completeness only). progress: a bar on stderr (default: when stderr is a terminal).
+
+    timeout: seconds to wait for a connection, or for any bytes on it. deadline: seconds one attempt (one
+    mirror) may take in all, headers and body, however steadily a slow server trickles. max_bytes: the most a
+    download may grow to, default SIZES[name] (else 64 MiB): a longer one is cut off. The DownloadError lists
+    every mirror's failure and starts with "offline?" only when no mirror could be connected to."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     mirrors = MIRRORS if mirrors is None else mirrors
     md5 = MD5 if md5 is None else md5
+    max_bytes = SIZES.get(name, 64 << 20) if max_bytes is None else max_bytes
     progress = sys.stderr.isatty() if progress is None else progress
-    failures, network = [], []
+    failures, unreachable = [], []
     for base in mirrors:
         url = base + name
-        try:
-            return _download(url, root / name, md5.get(name), timeout, progress)
-        except (OSError, ValueError, http.client.HTTPException) as e:  # URLError and timeouts are OSErrors
-            failures.append(f"{url}: {getattr(e, 'reason', None) or e}")
-            network.append(isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError))
-                           and not isinstance(e, urllib.error.HTTPError))
-    lead = "offline? " if network and all(network) else ""
+        with _Watchdog(deadline) as watchdog:
+            try:
+                return _download(url, root / name, md5.get(name), max_bytes, timeout, progress, watchdog)
+            except (OSError, ValueError, http.client.HTTPException) as e:  # URLError and timeouts are OSErrors
+                reason = getattr(e, "reason", None) or e
+                if watchdog.expired:
+                    reason = f"not complete within the {deadline:g} s deadline (the server is too slow)"
+                elif watchdog.connected and isinstance(reason, TimeoutError):
+                    reason = f"connected, then the server sent nothing for {timeout:g} s (stalled)"
+                failures.append(f"{url}: {reason}")
+                unreachable.append(not watchdog.connected)
+    lead = "offline? " if unreachable and all(unreachable) else ""
     raise DownloadError(f"mnist: {lead}could not download {name} into {root} ({'; '.join(failures)}); put the MNIST "
-                        f".gz files there yourself or set $TINYGRAD6_DATA to a folder that has them")
+                        f".gz files there yourself, set $TINYGRAD6_DATA to a folder that has them, or use another "
+                        f"mirror: mnist(mirror=URL) or ${MIRROR_VARIABLE}")
 
 
-def _download(url: str, dest: Path, expected_md5: str | None, timeout: float, progress: bool) -> Path:
+def _download(url: str, dest: Path, expected_md5: str | None, max_bytes: int, timeout: float, progress: bool,
+              watchdog: _Watchdog) -> Path:
     """One attempt: stream `url` into a temporary file beside `dest`, check length and MD5, rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
         digest = hashlib.md5()
         received = 0
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
+        with os.fdopen(fd, "wb") as f, watchdog.open(url, timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
+            if total is not None and total > max_bytes:
+                raise ValueError(f"the server announces {total} bytes, more than the {max_bytes} bytes expected")
             bar = _progress_bar(total, dest.name) if progress else None
-            while chunk := response.read(1 << 16):
-                f.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
+            try:
+                while chunk := response.read(1 << 16):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise ValueError(f"more than the {max_bytes} bytes expected; stopped there")
+                    f.write(chunk)
+                    digest.update(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+            finally:
                 if bar is not None:
-                    bar.update(len(chunk))
-            if bar is not None:
-                bar.close()
+                    bar.close()
+        if watchdog.expired:  # the watchdog closed the connection: what arrived is not the whole file
+            raise TimeoutError("deadline passed")
         if total is not None and received != total:
             raise ValueError(f"incomplete download: got {received} of {total} bytes")
         if expected_md5 is not None and digest.hexdigest() != expected_md5:
@@ -237,6 +314,85 @@ def _download(url: str, dest: Path, expected_md5: str | None, timeout: float, pr
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+class _Watchdog:
+    """The deadline of one download attempt, as a context manager.
+
+    A socket timeout bounds each read only, so a server that sends a byte every few seconds never times out.
+    When the deadline passes, the watchdog shuts down the attempt's socket from a timer thread, which ends any
+    read in progress, of the headers or of the body. It also records whether a connection was made at all: only
+    when none was is "offline?" a fair guess."""
+
+    def __init__(self, seconds: float) -> None:
+        self.connected = self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+    def open(self, url: str, timeout: float):
+        """urllib.request.urlopen(url, timeout=timeout) through connections this watchdog watches."""
+        opener = urllib.request.build_opener(_WatchedHTTPHandler(self), _WatchedHTTPSHandler(self))
+        return opener.open(url, timeout=timeout)
+
+    def watch(self, sock: socket.socket) -> None:
+        self.connected = True
+        self._sockets.append(sock)
+        if self.expired:  # the deadline passed while connecting
+            self._expire()
+
+    def _expire(self) -> None:
+        self.expired = True
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed
+                pass
+
+
+class _WatchedConnection:
+    """Mixin for http.client's connections: hands each new socket to a _Watchdog."""
+
+    def __init__(self, *args, watchdog: _Watchdog, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.watchdog = watchdog
+
+    def connect(self) -> None:
+        super().connect()
+        self.watchdog.watch(self.sock)
+
+
+class _WatchedHTTPConnection(_WatchedConnection, http.client.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, http.client.HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def http_open(self, req):
+        return self.do_open(_WatchedHTTPConnection, req, watchdog=self.watchdog)
+
+
+class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def https_open(self, req):
+        return self.do_open(_WatchedHTTPSConnection, req, watchdog=self.watchdog)
 
 
 class _TextBar:

@@ -12,12 +12,20 @@ except `register_buffer` for non-learned state such as BatchNorm's running stati
 
     net = TwoLayerNet()
     [name for name, _ in net.named_parameters()]    # ['fc1.W', 'fc1.b', 'fc2.W', 'fc2.b']
+
+Parameters and Modules inside list, tuple and dict attributes are found too, named by index or key as PyTorch's
+ParameterList and ModuleDict name theirs, but without special container classes: `self.scales = [Parameter(...),
+...]` gives `scales.0`, `scales.1`; `self.heads = {"a": Linear(4, 2)}` gives `heads.a.W`, `heads.a.b`.
 """
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
+import secrets
+import stat
+import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -58,15 +66,11 @@ class Module:
 
     # -- what the module contains -----------------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        """Direct sub-modules: attributes that are Modules, and Modules inside list/tuple attributes (named
-        `attr.i`)."""
-        for name, value in vars(self).items():
+        """Direct sub-modules: attributes that are Modules, and Modules inside list, tuple and dict attributes
+        (named `attr.i`, `attr.key`)."""
+        for name, value in _members(self):
             if isinstance(value, Module):
                 yield name, value
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    if isinstance(item, Module):
-                        yield f"{name}.{i}", item
 
     def children(self) -> Iterator[Module]:
         for _, child in self.named_children():
@@ -90,9 +94,14 @@ class Module:
             yield module
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) for every Parameter of this module and its children, each once."""
-        for name, module, attr in self._parameter_slots():
-            yield name, getattr(module, attr)
+        """(dotted name, parameter) for every Parameter of this module and its children, each once: a module's own
+        (its attributes, also inside list/tuple/dict attributes) before those of its sub-modules, depth first."""
+        seen: set[int] = set()
+        for prefix, module in self.named_modules():
+            for name, value in _members(module):
+                if isinstance(value, Parameter) and id(value) not in seen:
+                    seen.add(id(value))
+                    yield _join(prefix, name), value
 
     def parameters(self) -> list[Parameter]:
         """All parameters, in a list (pass it to an optimizer)."""
@@ -107,7 +116,7 @@ class Module:
     def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
         for prefix, module in self.named_modules():
             for name in getattr(module, "_buffers", ()):
-                yield (f"{prefix}.{name}" if prefix else name), getattr(module, name)
+                yield _join(prefix, name), getattr(module, name)
 
     # -- modes and gradients ------------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -128,83 +137,123 @@ class Module:
     # -- saving and loading -------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter's values and every buffer, as plain numpy arrays under dotted names."""
-        state = {name: p.data.copy() for name, p in self.named_parameters()}
-        state.update((name, np.array(b, copy=True)) for name, b in self.named_buffers())
-        return state
+        return {key: np.array(getattr(owner, attr), copy=True) for key, (owner, attr) in self._state_slots().items()}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
         """Copy values from `state` (name -> array or Tensor) into the parameters and buffers, cast to their dtypes.
 
-        Every key and shape is checked before anything is written, so on an error the module is unchanged.
-        strict=True: a missing or unexpected key raises KeyError. Shapes must always match (ValueError).
+        Every key, shape and dtype is checked before anything is written, so on an error the module is unchanged.
+        strict=True: a missing or unexpected key raises KeyError. Shapes must always match (ValueError). A value
+        is cast to the model's dtype within the same kind or to a wider one (float64 -> float32, int -> float, as
+        numpy's "same_kind" casting); anything else (complex, text, objects) is a ValueError.
         Returns (missing keys, unexpected keys)."""
-        targets = self._state_targets()
-        missing = [k for k in targets if k not in state]
-        unexpected = [k for k in state if k not in targets]
+        slots = self._state_slots()
+        where = f"load_state_dict into {type(self).__name__}"
+        missing = [k for k in slots if k not in state]
+        unexpected = [k for k in state if k not in slots]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict into {type(self).__name__}: missing keys {missing}, unexpected keys "
-                           f"{unexpected}; expected exactly {list(targets)}")
+            raise KeyError(f"{where}: missing keys {missing}, unexpected keys {unexpected}; expected exactly "
+                           f"{list(slots)}")
         values = {}
-        for key, (module, attr) in targets.items():
+        for key, (owner, attr) in slots.items():
             if key not in state:
                 continue
-            current = getattr(module, attr)
+            current = getattr(owner, attr)
             value = state[key].data if isinstance(state[key], Tensor) else np.asarray(state[key])
-            if value.shape != current.shape:
-                raise ValueError(f"load_state_dict into {type(self).__name__}: '{key}' has shape {value.shape} in "
-                                 f"the state but {current.shape} in the model; the model is unchanged")
+            _check_fits(where, key, "the state", value.shape, value.dtype, current)
             values[key] = np.array(value, dtype=current.dtype, copy=True)
         for key, value in values.items():
-            module, attr = targets[key]
-            current = getattr(module, attr)
-            if isinstance(current, Tensor):
-                current.data = value
-            else:
-                setattr(module, attr, value)
+            owner, attr = slots[key]
+            setattr(owner, attr, value)  # a Parameter's `.data`, or a buffer attribute
         return missing, unexpected
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the state_dict to `path` (exactly that name) as an .npz archive: numpy arrays only, no pickle.
+        """Write the state_dict to `path` (exactly that name) as an .npz archive: numpy arrays only, no pickle, so
+        an object-dtype buffer is refused (TypeError naming it), as `load` would refuse it.
 
-        The archive is written to a temporary file in the same directory and renamed over `path`, so an
-        interrupted save never leaves a half-written file where a good one was."""
+        The archive is written to a temporary file in the same folder and renamed over `path`, so an interrupted
+        save never leaves a half-written file where a good one was, and a failed one leaves no temporary file.
+        The file gets the permissions `open(path, "w")` would give: those of the file it replaces, else 0o666
+        minus the umask."""
         path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+        where = f"{type(self).__name__}.save: {path}"
+        state = self.state_dict()
+        for key, value in state.items():
+            if value.dtype.hasobject:
+                raise TypeError(f"{where}: '{key}' is an object array (dtype {value.dtype}), which an .npz holds only "
+                                f"as a pickle and Module.load never unpickles; keep numbers in buffers, e.g. "
+                                f"np.asarray(value, dtype=np.float64)")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{where}: the folder {folder} does not exist; create it first "
+                                    f"(os.makedirs({folder!r}))")
+        try:
+            fd, tmp = _create_beside(path)
+        except OSError as e:
+            raise type(e)(f"{where}: cannot create a file in {folder} ({e.strerror or e})") from None
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.state_dict())
+                with zipfile.ZipFile(f, "w") as archive:  # what np.savez writes, without its keyword arguments
+                    for key, value in state.items():
+                        with archive.open(key + ".npy", "w", force_zip64=True) as member:
+                            np.lib.format.write_array(member, value, allow_pickle=False)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
+        except BaseException as e:
+            try:
                 os.remove(tmp)
+            except FileNotFoundError:
+                pass
+            if isinstance(e, OSError):
+                raise type(e)(f"{where}: could not write it ({e.strerror or e})") from e
             raise
 
     def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
-        """Load a file written by `save` (with `allow_pickle=False`: loading never runs code). Returns self."""
-        with np.load(os.fspath(path), allow_pickle=False) as archive:
-            state = {name: archive[name] for name in archive.files}
-        self.load_state_dict(state, strict=strict)
+        """Load a file written by `save` into this module's parameters and buffers, and return self.
+
+        Nothing is unpickled and nothing is read blindly: the archive's directory gives the names and sizes, each
+        array's .npy header its shape and dtype, and all of them are checked (keys as `load_state_dict` with
+        `strict`, shapes, dtypes, sizes) before any data is decompressed; a member that is not needed
+        (strict=False) is never read. Every refusal is one line naming the file and the problem (ValueError;
+        KeyError for keys, FileNotFoundError for a missing file), and leaves the module unchanged."""
+        path = os.fspath(path)
+        where = f"{type(self).__name__}.load: {path}"
+        slots = self._state_slots()
+        with _open_npz(path, where) as archive:
+            members: dict[str, zipfile.ZipInfo] = {}
+            for info in archive.infolist():
+                key = info.filename.removesuffix(".npy")
+                if key in members:
+                    raise ValueError(f"{where}: two arrays named '{key}' in one archive; the file is damaged")
+                members[key] = info
+            missing = [k for k in slots if k not in members]
+            unexpected = [k for k in members if k not in slots]
+            if strict and (missing or unexpected):
+                raise KeyError(f"{where}: missing keys {missing}, unexpected keys {unexpected}; expected exactly "
+                               f"{list(slots)}")
+            wanted = [k for k in slots if k in members]
+            for key in wanted:
+                shape, dtype, data_start = _npy_header(archive, members[key], f"{where}: '{key}'")
+                current = getattr(*slots[key])
+                _check_fits(where, key, "the file", shape, dtype, current)
+                declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if members[key].file_size != data_start + declared:
+                    raise ValueError(f"{where}: '{key}': its header declares {shape} {dtype}, {declared} bytes of "
+                                     f"data, but the archive holds {members[key].file_size - data_start}; the file "
+                                     f"is damaged")
+            state = {key: _npy_data(archive, members[key], f"{where}: '{key}'") for key in wanted}
+        self.load_state_dict(state, strict=False)  # keys were checked above, against the archive
         return self
 
-    def _parameter_slots(self) -> Iterator[tuple[str, Module, str]]:
-        """(dotted name, owning module, attribute name) for every parameter, each parameter once."""
-        seen: set[int] = set()
-        for prefix, module in self.named_modules():
-            for attr, value in vars(module).items():
-                if isinstance(value, Parameter) and id(value) not in seen:
-                    seen.add(id(value))
-                    yield (f"{prefix}.{attr}" if prefix else attr), module, attr
-
-    def _state_targets(self) -> dict[str, tuple[Module, str]]:
-        """state_dict key -> (owning module, attribute name): the parameters, then the buffers."""
-        targets = {name: (module, attr) for name, module, attr in self._parameter_slots()}
+    def _state_slots(self) -> dict[str, tuple[Parameter | Module, str]]:
+        """state_dict key -> (object, attribute) that holds its array: (parameter, "data") for the parameters,
+        then (owning module, buffer name) for the buffers."""
+        slots: dict[str, tuple[Parameter | Module, str]] = {name: (p, "data") for name, p in self.named_parameters()}
         for prefix, module in self.named_modules():
             for attr in getattr(module, "_buffers", ()):
-                targets[f"{prefix}.{attr}" if prefix else attr] = (module, attr)
-        return targets
+                slots[_join(prefix, attr)] = (module, attr)
+        return slots
 
     # -- display ------------------------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -220,3 +269,136 @@ class Module:
             text = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {text}")
         return "\n".join(lines) + "\n)"
+
+
+# -- helpers: finding members, checking and reading files -----------------------------------------------------------
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _members(module: Module) -> Iterator[tuple[str, Parameter | Module]]:
+    """The Parameters and Modules among `module`'s attributes, in attribute order, also those inside list, tuple
+    and dict attributes at any depth (named `attr.0`, `attr.key`, `attr.key.0`); each container is opened once.
+
+    A dict key on the way to a Parameter or Module must be a non-empty string without '.', since it becomes part
+    of a dotted state-dict name (TypeError otherwise); dicts that hold neither may have any keys."""
+    opened: set[int] = set()
+    stack: list[tuple[str, Any, str | None]] = [(name, value, None) for name, value in reversed(vars(module).items())]
+    while stack:
+        name, value, bad_key = stack.pop()  # bad_key: the first unusable dict key on the way here, described
+        if isinstance(value, (Parameter, Module)):
+            if bad_key is not None:
+                raise TypeError(f"{type(module).__name__}.{bad_key} holds a {type(value).__name__}; a key of a "
+                                f"dict of Parameters or Modules must be a string without '.', since it becomes part "
+                                f"of names like '{name}'")
+            yield name, value
+        elif isinstance(value, (list, tuple, dict)) and id(value) not in opened:
+            opened.add(id(value))
+            if isinstance(value, dict):
+                inside = [(f"{name}.{key}", item, bad_key if bad_key or _plain_key(key) else f"{name}: key {key!r}")
+                          for key, item in value.items()]
+            else:
+                inside = [(f"{name}.{i}", item, bad_key) for i, item in enumerate(value)]
+            stack.extend(reversed(inside))
+
+
+def _plain_key(key: Any) -> bool:
+    return isinstance(key, str) and key != "" and "." not in key
+
+
+def _check_fits(where: str, key: str, source: str, shape: tuple[int, ...], dtype: np.dtype,
+                current: np.ndarray) -> None:
+    """Refuse a value for `key` whose shape or dtype does not fit the model's array `current`."""
+    if dtype.hasobject:
+        raise ValueError(f"{where}: '{key}' is an object array in {source} (a pickle), which is never loaded; the "
+                         f"model is unchanged")
+    if shape != current.shape:
+        raise ValueError(f"{where}: '{key}' has shape {shape} in {source} but {current.shape} in the model; the "
+                         f"model is unchanged")
+    if not np.can_cast(dtype, current.dtype, casting="same_kind"):
+        raise ValueError(f"{where}: '{key}' has dtype {dtype} in {source} but {current.dtype} in the model, and "
+                         f"{dtype} -> {current.dtype} is not a cast within the same kind; the model is unchanged")
+
+
+def _create_beside(path: str) -> tuple[int, str]:
+    """A new empty file in `path`'s folder, as (open descriptor, name), with the permissions `open(path, "w")`
+    would give: the mode of the regular file already at `path`, else 0o666 minus the umask (applied by the OS,
+    which also applies a folder's default ACL; tempfile.mkstemp would give 0o600)."""
+    folder, base = os.path.split(os.path.abspath(path))
+    try:
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    while True:
+        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    if existing is not None and stat.S_ISREG(existing.st_mode):
+        try:
+            os.chmod(tmp, stat.S_IMODE(existing.st_mode))
+        except BaseException:
+            os.close(fd)
+            os.remove(tmp)
+            raise
+    return fd, tmp
+
+
+_NPY_HEADER_LIMIT = 1 << 16  # bytes read to find an .npy header (numpy writes ~128; it refuses more than 10,000)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,  # a damaged or truncated member,
+               NotImplementedError, RuntimeError)  # an unknown compression, an encrypted member
+
+
+def _open_npz(path: str, where: str) -> zipfile.ZipFile:
+    """The zip archive at `path`, or one clear error saying what the file is instead."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(8)
+    except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(path))
+        why = "" if os.path.isdir(folder) else f" (the folder {folder} does not exist)"
+        raise FileNotFoundError(f"{where}: no such file{why}") from None
+    except OSError as e:
+        raise type(e)(f"{where}: cannot read it ({e.strerror or e})") from None
+    if not start:
+        raise ValueError(f"{where}: the file is empty, not an .npz archive written by Module.save")
+    if start.startswith(b"\x93NUMPY"):
+        raise ValueError(f"{where}: a .npy file (one array, from np.save), not an .npz archive of named arrays; "
+                         f"Module.load reads what Module.save writes")
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        if start.startswith(b"PK"):  # a zip's start, but its directory (at the very end) is missing or broken
+            raise ValueError(f"{where}: truncated or damaged .npz archive (its directory at the end is missing); "
+                             f"save the model again") from None
+        raise ValueError(f"{where}: not an .npz archive (it starts with {start!r}); Module.load reads files written "
+                         f"by Module.save") from None
+
+
+def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, where the data starts) from the .npy header at the start of an archive member, decompressing
+    at most _NPY_HEADER_LIMIT bytes of it."""
+    try:
+        with archive.open(info) as member:
+            head = io.BytesIO(member.read(min(info.file_size, _NPY_HEADER_LIMIT)))
+        version = np.lib.format.read_magic(head)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise ValueError(f".npy format version {version[0]}.{version[1]} is not one Module.save writes")
+        shape, _, dtype = readers[version](head)
+    except _ZIP_ERRORS as e:
+        reason = (str(e).splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"{where}: not a readable .npy array ({reason}); the file is damaged") from None
+    return shape, dtype, head.tell()
+
+
+def _npy_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
+    """The array in an archive member whose header and size were checked by `_npy_header` and `Module.load`."""
+    try:
+        with archive.open(info) as member:
+            return np.lib.format.read_array(member, allow_pickle=False)
+    except _ZIP_ERRORS as e:
+        reason = (str(e).splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"{where}: damaged data ({reason})") from None
