@@ -41,6 +41,18 @@ class Parameter(Tensor):
     def __init__(self, data, name: str | None = None, dtype=None) -> None:
         super().__init__(data, requires_grad=True, name=name, dtype=dtype)
 
+    @Tensor.data.setter
+    def data(self, value: np.ndarray) -> None:
+        """A parameter keeps its shape and dtype (an optimizer's state and the model's layers rely on them):
+        assigning values of another shape or dtype raises ValueError naming both."""
+        value = value.data if isinstance(value, Tensor) else np.asarray(value)
+        if value.shape != self.shape or value.dtype != self.dtype:
+            label = f" '{self.name}'" if self.name else ""
+            raise ValueError(f"Parameter{label}: cannot assign .data of shape {value.shape} dtype {value.dtype} to a "
+                             f"parameter of shape {self.shape} dtype {self.dtype}; make a new Parameter to change its "
+                             f"shape or dtype, or cast first (value.astype({self.dtype}))")
+        Tensor.data.fset(self, value)
+
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor"):]
 
