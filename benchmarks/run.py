@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks import chain, minimal, torch_baseline  # noqa: E402
+from benchmarks import chain, minimal, torch_baseline, viz_size  # noqa: E402
 from benchmarks.book import BookNet  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DROPOUT_P,
@@ -41,6 +41,7 @@ from benchmarks.common import (  # noqa: E402
 from benchmarks.engine import EngineMLP  # noqa: E402
 from benchmarks.floor import FloorMLP  # noqa: E402
 from benchmarks.memory import memory_run  # noqa: E402
+from tinygrad6 import viz  # noqa: E402
 
 GUARD_STEPS = 4  # compare the losses of the first 4 steps: the 4th is the loss after three updates
 GUARD_TOL = {np.dtype(np.float64): 1e-10,
@@ -215,6 +216,25 @@ def chain_scenarios(settings: Settings, quick: bool, rows: list[Row], guards: li
                     f"{max(forward) / min(forward):.2f} ×"))
 
 
+def viz_scenario(quick: bool, rows: list[Row]) -> None:
+    """Drawing big graphs: DOT text and trace linear in the ops; dot's own layout time at the size limit."""
+    n = 20_000 if quick else 100_000
+    budget = 20.0 * n / 100_000  # 20 s for 100,000 ops, scaled (before the fix: 29 s on a 2-core machine)
+    text, trace = viz_size.dot_text_and_trace(n)
+    rows.append(Row(f"graph to DOT + trace, {n:,}-op chain", {"tinygrad6": f"{text:.2f} s + {trace:.2f} s"},
+                    f"≤ {budget:g} s", f"{text + trace:.2f} s", text + trace <= budget))
+    limit = viz.graph.MAX_OPS
+    sizes = (limit // 2,) if quick else (limit // 2, limit)
+    for size in sizes:
+        seconds = viz_size.dot_layout(size)
+        if seconds is None:
+            rows.append(Row(f"dot layout, {size:,}-op chain", {}, "(Graphviz not installed, skipped)", ""))
+            continue
+        rows.append(Row(f"dot layout, {size:,}-op chain", {"tinygrad6": f"{seconds:.2f} s"},
+                        f"≤ 10 s at max_ops={limit:,}" if size == limit else "(not a target)", f"{seconds:.2f} s",
+                        seconds <= 10 if size == limit else None))
+
+
 def memory_scenario(steps: int, rows: list[Row]) -> None:
     r = memory_run(lambda p, batchnorm: EngineMLP(p, batchnorm=batchnorm), steps)
     rows.append(Row(f"memory, {steps:,} BatchNorm steps",
@@ -288,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         guards: list[Guard] = []
         step_scenarios(steps, rows, guards)
         chain_scenarios(chains, args.quick, rows, guards)
+        viz_scenario(args.quick, rows)
         memory_scenario(300 if args.quick else 2000, rows)
 
     print("\ntimes are medians per step (per op; per node forward + backward); brackets: ratio to the numpy floor "

@@ -9,19 +9,18 @@ largest difference between the graph's gradients and the closed-form ones (round
 
 The forward pass, for a batch x of N rows (chapter 6.3 of the book):
     mu = mean(x, axis=0)            xc = x - mu             var = mean(xc**2, axis=0)
-    std = sqrt(var + eps)           x_hat = xc / std        y = gamma * x_hat + beta
+    std = sqrt(var + eps)           xn = xc / std           out = gamma * xn + beta
 Closed-form backward, for an upstream gradient dy (random here: summing y would make dx and dgamma exactly zero
 whatever the implementation, since a normalized batch always sums to the same value):
-    dbeta = sum(dy, axis=0)         dgamma = sum(dy * x_hat, axis=0)
-    dx = (1 / (N * std)) * (N * dx_hat - sum(dx_hat, axis=0) - x_hat * sum(dx_hat * x_hat, axis=0)),
-    with dx_hat = dy * gamma
+    dbeta = sum(dy, axis=0)         dgamma = sum(dy * xn, axis=0)
+    dx = (1 / (N * std)) * (N * dxn - sum(dxn, axis=0) - xn * sum(dxn * xn, axis=0)),   with dxn = dy * gamma
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+import _cli as cli  # examples/_cli.py: --help shows this docstring and the defaults
 import numpy as np
 
 import tinygrad6
@@ -29,14 +28,16 @@ from tinygrad6 import Tensor, viz
 
 
 def batchnorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
-    """Batch Normalization over the batch axis, one primitive op per line, inside scope("BatchNorm")."""
+    """Batch Normalization over the batch axis, one primitive op per line, inside scope("BatchNorm"). Under
+    record_source() each tensor takes its variable's name (mu, xc, var, std, xn, out), as in the book."""
     with tinygrad6.scope("BatchNorm"):
         mu = x.mean(axis=0)
         xc = x - mu
         var = (xc ** 2).mean(axis=0)
         std = (var + eps).sqrt()
-        x_hat = xc / std
-        return gamma * x_hat + beta
+        xn = xc / std
+        out = gamma * xn + beta
+        return out
 
 
 def closed_form(x: np.ndarray, gamma: np.ndarray, dy: np.ndarray, eps: float = 1e-5):
@@ -44,16 +45,16 @@ def closed_form(x: np.ndarray, gamma: np.ndarray, dy: np.ndarray, eps: float = 1
     n = x.shape[0]
     mu = x.mean(axis=0)
     std = np.sqrt(((x - mu) ** 2).mean(axis=0) + eps)
-    x_hat = (x - mu) / std
-    dx_hat = dy * gamma
-    dx = (n * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0)) / (n * std)
-    return dx, (dy * x_hat).sum(axis=0), dy.sum(axis=0)
+    xn = (x - mu) / std
+    dxn = dy * gamma
+    dx = (n * dxn - dxn.sum(axis=0) - xn * (dxn * xn).sum(axis=0)) / (n * std)
+    return dx, (dy * xn).sum(axis=0), dy.sum(axis=0)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("out/batchnorm"), help="folder for the files")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = cli.parser(__doc__)
+    parser.add_argument("--out", type=Path, default=Path("out/batchnorm"), help="folder to write the files into")
+    parser.add_argument("--seed", type=cli.seed, default=0, help="seed of the random batch and upstream gradient")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
 

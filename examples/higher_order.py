@@ -13,9 +13,9 @@ the number of ops in each graph, and renders the graph of the 4th derivative (an
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+import _cli as cli  # examples/_cli.py: --help shows this docstring and the defaults
 import numpy as np
 
 import tinygrad6
@@ -29,9 +29,9 @@ def closed_forms(x: np.ndarray) -> list[np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("out/higher_order"), help="folder for the files")
-    parser.add_argument("--order", type=int, default=4)
+    parser = cli.parser(__doc__)
+    parser.add_argument("--out", type=Path, default=Path("out/higher_order"), help="folder to write the files into")
+    parser.add_argument("--order", type=cli.positive_int, default=4, help="highest derivative to compute and draw")
     args = parser.parse_args()
 
     x = Tensor(np.array([-1.0, 0.5, 2.0]), requires_grad=True, name="x")

@@ -11,9 +11,9 @@ mlp_backprop.html (the backward pass step by step), and prints the backward trac
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+import _cli as cli  # examples/_cli.py: --help shows this docstring and the defaults
 import numpy as np
 
 import tinygrad6
@@ -22,9 +22,9 @@ from tinygrad6 import Tensor, viz
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("out/mlp"), help="folder for the files")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = cli.parser(__doc__)
+    parser.add_argument("--out", type=Path, default=Path("out/mlp"), help="folder to write the files into")
+    parser.add_argument("--seed", type=cli.seed, default=0, help="seed of the weights and the batch")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
 

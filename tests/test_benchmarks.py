@@ -40,7 +40,7 @@ def test_quick_run_succeeds_and_prints_the_table(quick_run):
     assert "| scenario | tinygrad6 | numpy floor |" in proc.stdout
     scenarios = " ".join(row["scenario"] for row in results["rows"])
     for name in ("plain MLP step", "BatchNorm MLP step", "Dropout MLP step", "float32 plain MLP step", "per op",
-                 "deep chain, 100,000 nodes", "memory"):
+                 "deep chain, 100,000 nodes", "graph to DOT + trace", "dot layout", "memory"):
         assert name in scenarios
     assert "1 thread" in results["header"][2] or "OPENBLAS_NUM_THREADS=1" in results["header"][2]  # BLAS pinned
 

@@ -356,10 +356,11 @@ def test_link_checker_catches_missing_files_and_names(tmp_path):
 
 
 # -- the figures are the script's output -------------------------------------------------------------------------
-def _load_example(name: str):
+def _load_tool(name: str):
+    """A maintainers' script from tools/ (they regenerate the docs' figures and transcript)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), REPO / "examples" / name)
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), REPO / "tools" / name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -373,9 +374,9 @@ def _svg_texts(path: Path) -> list[str]:
 
 @pytest.mark.skipif(not __import__("shutil").which("dot"), reason="Graphviz `dot` is not installed")
 def test_committed_figures_match_what_the_script_draws_now(tmp_path):
-    """Each committed docs/figures/autograd-*.svg says what examples/docs_figures.py draws today (same labels:
-    names, shapes, values, gradients). When this fails, run `python examples/docs_figures.py` and commit."""
-    figures = _load_example("docs_figures.py")
+    """Each committed docs/figures/autograd-*.svg says what tools/docs_figures.py draws today (same labels:
+    names, shapes, values, gradients). When this fails, run `python tools/docs_figures.py` and commit."""
+    figures = _load_tool("docs_figures.py")
     written = figures.draw_all(tmp_path)
     assert {p.name for p in written} == set(figures.FIGURES)
     linked = {Path(t).name for page in PAGES for _, t in links(page.read_text(encoding="utf-8"))
@@ -383,8 +384,8 @@ def test_committed_figures_match_what_the_script_draws_now(tmp_path):
     assert linked == set(figures.FIGURES), "a page shows a figure the script does not draw, or the reverse"
     for path in written:
         committed = DOCS / "figures" / path.name
-        assert committed.exists(), f"{committed} is missing: run python examples/docs_figures.py"
-        assert _svg_texts(committed) == _svg_texts(path), f"{committed.name} is stale: run examples/docs_figures.py"
+        assert committed.exists(), f"{committed} is missing: run python tools/docs_figures.py"
+        assert _svg_texts(committed) == _svg_texts(path), f"{committed.name} is stale: run tools/docs_figures.py"
 
 
 def _without_line_numbers(transcript: str) -> str:
@@ -394,21 +395,26 @@ def _without_line_numbers(transcript: str) -> str:
 
 
 def test_pdb_transcript_in_the_page_is_what_pdb_prints_today():
-    """The pdb session shown in docs/debugging-backprop.md is re-run (examples/pdb_session.py) and must match, up to
-    line numbers. When this fails, run `python examples/pdb_session.py` (it rewrites the transcript in the page) and
+    """The pdb session shown in docs/debugging-backprop.md is re-run (tools/pdb_session.py) and must match, up to
+    line numbers. When this fails, run `python tools/pdb_session.py` (it rewrites the transcript in the page) and
     commit; run it now and then anyway, to refresh the line numbers."""
     import sys
 
-    session = _load_example("pdb_session.py")
+    session = _load_tool("pdb_session.py")
     version, committed = session.page_transcript((DOCS / "debugging-backprop.md").read_text(encoding="utf-8"))
     typed = [line[len(session.PROMPT):] for line in committed.split("\n") if line.startswith(session.PROMPT)]
     assert [_without_line_numbers(c) for c in typed] == [_without_line_numbers(c) for c in session.commands()], \
-        "the page's session typed other commands than examples/pdb_session.py"
+        "the page's session typed other commands than tools/pdb_session.py"
+    assert session.errors(committed) == [], "the page's pdb session shows pdb errors"
+    if not session.installed_editable():
+        pytest.skip("tinygrad6 is not installed in editable mode from this repository (pip install -e .), so pdb "
+                    "cannot be run as the page's reader runs it")
+    fresh = session.run_session()  # outside the repository, no PYTHONPATH: as a reader after the README's install
+    assert session.errors(fresh) == [], f"pdb reported errors running the page's session: {session.errors(fresh)}"
     if version != f"{sys.version_info.major}.{sys.version_info.minor}":
         pytest.skip(f"the transcript was made with Python {version}; pdb's output differs between versions")
-    fresh = session.run_session()
     assert _without_line_numbers(fresh) == _without_line_numbers(committed), \
-        "the pdb transcript is stale: run python examples/pdb_session.py"
+        "the pdb transcript is stale: run python tools/pdb_session.py"
 
 
 def test_transcript_comparison_ignores_only_line_numbers():

@@ -80,7 +80,7 @@ def test_known_graph_with_a_constant_and_a_reused_tensor():
     assert len(edges) == 2 + 1 + 2 + 1 + 2 + 1 + 1 + 1  # inputs and output of matmul, mul, add, sum
     h_id = [n for n, e in Counter(src for src, _ in edges).items() if e == 2 and n.startswith("t")]
     assert len(h_id) == 1  # h feeds mul and add
-    assert re.search(r'\[label="?2\."? class="tensor const"', source)  # the constant, drawn small
+    assert re.search(r'\[label="constant 2\.0" class="tensor const"', source)  # the constant, saying what it is
     assert "x\\n(3,) float64" in source and "W\\n(3, 2) float64" in source
 
 
@@ -94,7 +94,7 @@ def test_a_10000_op_chain_draws_without_recursion_error():
     y = x
     for _ in range(10_000):
         y = y.tanh()
-    nodes, edges = dot_nodes_and_edges(viz.draw(y, show=("shape",), legend=False).source)
+    nodes, edges = dot_nodes_and_edges(viz.draw(y, show=("shape",), legend=False, max_ops=None).source)
     assert sum(n.startswith("op") for n in nodes) == 10_000
     assert len(edges) == 20_000
 
@@ -216,9 +216,12 @@ def test_collapse_true_boxes_each_layer_but_keeps_the_model_cluster():
     assert Counter(name for name, _ in boxes) == Counter({"Linear": 3, "BatchNorm1d": 2, "ReLU": 2})
     assert all(int(n) == 9 for name, n in boxes if name == "BatchNorm1d")
     assert [label for _, label in clusters(source)] == ["MLP"]
-    # a tensor passed between two boxes is an arrow labelled with its shape, not a node
+    # a tensor passed between two boxes is an arrow labelled with its name and shape, not a node, even when the
+    # library named it (Linear's and BatchNorm1d's "out")
     wires = re.findall(r'(scope\d+) -> (scope\d+) \[label="([^"]+)"', source)
-    assert [shape for _, _, shape in wires] == ["(4, 5)"] * 6  # Linear->BN->ReLU->Linear->BN->ReLU->Linear
+    names = [label.split("\\n")[0] for _, _, label in wires]
+    assert [label.split("\\n")[1] for _, _, label in wires] == ["(4, 5)"] * 6  # Linear->BN->ReLU->Linear->BN->...
+    assert names[:2] == ["out", "out#2"] and names[2].startswith("t")  # Linear's out, BatchNorm1d's out, ReLU's
     assert len(nodes_of(source, "tensor intermediate")) == 1  # only the last Linear's output, used by the sum
     nodes, _ = dot_nodes_and_edges(source)
     assert [n for n in nodes if n.startswith("op")] == ["op" + str(len(viz.walk([y])[1]) - 1)]  # only the sum
@@ -271,8 +274,8 @@ def test_batchnorm_svg_has_the_cluster_its_op_boxes_and_the_shapes(tmp_path):
     for shape in ("(4, 3) float64", "(3,) float64", "scalar float64"):
         assert shape in texts
     assert {"x", "gamma", "beta", "dy"} <= set(texts)
-    params = [ts[0] for _, classes, ts, _ in nodes if "param" in classes]
-    assert sorted(params) == ["beta", "gamma", "x"]
+    leaves = [ts[0] for _, classes, ts, _ in nodes if "leaf" in classes]  # leaves with grad, not nn.Parameters
+    assert sorted(leaves) == ["beta", "gamma", "x"] and not [n for n in nodes if "param" in n[1]]
     assert any("legend" in classes for _, classes, _, _ in nodes)
 
 
@@ -348,7 +351,7 @@ def test_trace_rows_follow_backward_steps_and_leave_grad_alone(capsys):
             assert (norm is None) == (g is None)
             if g is not None:
                 assert norm == pytest.approx(np.linalg.norm(g.data))
-    assert rows[0].op == "sum" and rows[0].output == "t16 ()" and rows[0].scope == ""
+    assert rows[0].op == "sum" and rows[0].output == "t11 ()" and rows[0].scope == ""  # 11 unnamed, no gaps
     assert rows[-1].op == "mean" and rows[-1].scope == "BatchNorm" and rows[-1].finalized == ["x"]
     assert "|grad out|" in printed and printed.count("BatchNorm") == 9
     # the backward_steps above filled .grad once; trace did not
@@ -409,7 +412,7 @@ def test_mlp_example_renders_with_and_without_values(tmp_path):
     texts = [t for _, _, ts, _ in with_values for t in ts]
     assert any(t.startswith("grad ") for t in texts)  # drawn after backward: W1's gradient summary
     assert not any(t.startswith(("grad", "mean ")) for _, _, ts, _ in shapes_only for t in ts)
-    assert sorted(ts[0] for _, c, ts, _ in with_values if "param" in c) == ["W1", "W2", "b1", "b2"]
+    assert sorted(ts[0] for _, c, ts, _ in with_values if "leaf" in c) == ["W1", "W2", "b1", "b2"]  # Tensors
 
 
 def test_several_outputs_share_one_drawing():
@@ -426,3 +429,138 @@ def test_several_outputs_share_one_drawing():
 def test_public_names():
     assert {"draw", "render", "backprop_html", "trace"} <= set(tinygrad6.viz.__all__)
     assert tinygrad6.viz.draw is viz.draw
+
+
+# -- names, roles, operands and locations, as the book writes them ---------------------------------------------
+def bn_mlp_loss(source: bool = True):
+    """The README's BatchNorm MLP with cross_entropy, built under record_source()."""
+    model = nn.MLP(4, [8], 3, batchnorm=True, rng=0)
+    x = Tensor(np.random.default_rng(1).normal(size=(5, 4)), name="x")
+    with tinygrad6.record_source() if source else tinygrad6.enable_grad():
+        loss = tinygrad6.F.cross_entropy(model(x), np.array([0, 1, 2, 1, 0]))
+    return loss
+
+
+def svg_graph(path: Path) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """The texts of every node by id, and every edge (source id, target id) by the edge's id e_<src>_<dst>..."""
+    _, nodes = parse_svg(path)
+    texts = {node_id: ts for node_id, _, ts, _ in nodes}
+    root = ET.parse(path).getroot()
+    edges = []
+    for g in root.iter(f"{SVG}g"):
+        match = re.match(r"e_([a-z]+\d+)_([a-z]+\d+)", g.get("id") or "")
+        if "edge" in g.get("class", "").split() and match:
+            edges.append((match.group(1), match.group(2)))
+    return texts, edges
+
+
+def test_fallback_names_are_numbered_without_gaps_in_forward_order():
+    loss = bn_mlp_loss()
+    model = viz.GraphModel.build([loss])
+    fallback = [model.label(t) for t in model.tensors if t.name is None and model.role(t) != "const"]
+    assert fallback == [f"t{i}" for i in range(1, len(fallback) + 1)] and len(fallback) >= 8
+    shown = labels(viz.draw(loss, show=(), legend=False).source).split("\n")
+    drawn = [name for name in shown if re.fullmatch(r"t\d+", name)]  # DOT lists them cluster by cluster
+    assert sorted(drawn, key=lambda name: int(name[1:])) == fallback  # each drawn once, no gaps
+    # a user name that looks like a fallback name is never given to another tensor
+    a = Tensor([1.0, 2.0], requires_grad=True, name="t2")
+    names = viz.GraphModel.build([((a * 2.0) * 3.0).sum()]).names
+    assert sorted(names.values()) == ["t1", "t2", "t3", "t4"]
+
+
+@needs_dot
+def test_batchnorm_graph_shows_the_books_names_on_the_tensors_its_ops_made(tmp_path):
+    x = Tensor(np.random.default_rng(0).normal(size=(4, 3)), requires_grad=True, name="x")
+    loss = (nn.BatchNorm1d(3)(x) * Tensor(np.random.default_rng(1).normal(size=(4, 3)), name="dy")).sum()
+    texts, edges = svg_graph(viz.render(loss, path=tmp_path / "bn.svg", show=("shape",)))
+    made = {}  # op node -> (op name, name of the tensor it made)
+    for src, dst in edges:
+        if src.startswith("op") and dst.startswith("t"):
+            made[src] = (texts[src][0], texts[dst][0])
+    inputs = {}  # op node -> names of its inputs
+    for src, dst in edges:
+        if src.startswith("t") and dst.startswith("op"):
+            inputs.setdefault(dst, []).append(texts[src][0])
+    by_op = Counter(made.values())
+    for op_name, tensor_name in [("mean", "mu"), ("sub", "xc"), ("mean", "var"), ("sqrt", "std"), ("div", "xn"),
+                                 ("add", "out")]:
+        assert by_op[(op_name, tensor_name)] == 1, (op_name, tensor_name, made)
+    mean_of = {made[op][1]: inputs[op] for op in made if made[op][0] == "mean"}
+    assert mean_of["mu"] == ["x"] and mean_of["var"] != ["x"]  # mu is the mean of x, var the mean of xc * xc
+    sub = next(op for op in made if made[op] == ("sub", "xc"))
+    assert inputs[sub] == ["x", "mu"]
+
+
+def test_legend_tells_a_leaf_that_requires_grad_from_a_parameter():
+    x = Tensor(np.ones((2, 3)), requires_grad=True, name="x")
+    source = viz.draw(nn.Linear(3, 2, rng=0)(x).sum()).source
+    role = {m.group(2): m.group(1) for m in re.finditer(r'class="tensor (\w+)" id=(t\d+)', source)}
+    assert role[re.search(r'(t\d+) \[label="x\\n', source).group(1)] == "leaf"
+    assert role[re.search(r'(t\d+) \[label="W\\n', source).group(1)] == "param"
+    legend = labels(source[source.index("cluster_legend"):])
+    assert "leaf that requires grad" in legend and "nn.Parameter" in legend
+    leaf_style = re.search(r'legend_leaf \[[^\n]*fillcolor="(#\w+)"', source).group(1)
+    param_style = re.search(r'legend_param \[[^\n]*fillcolor="(#\w+)"', source).group(1)
+    assert leaf_style != param_style
+
+
+def test_operand_order_is_labelled_on_the_arrows_of_sub_div_pow_matmul():
+    a = Tensor(np.ones((2, 2)), requires_grad=True, name="a")
+    b = Tensor(np.full((2, 2), 2.0), requires_grad=True, name="b")
+    y = ((b - a) / a) ** b @ a
+    source = viz.draw(y.sum(), legend=False).source
+    ids = {m.group(2): m.group(1) for m in re.finditer(r'(t\d+) \[label="(\w+)\\n', source)}
+    for op, formula in (("sub", "a - b"), ("div", "a / b"), ("pow", "a \\*\\* b"), ("matmul", "a @ b")):
+        node = re.search(rf'(op\d+) \[label="{op}\\n{formula}"', source)
+        assert node, op
+        arrows = re.findall(rf"(t\d+) -> {node.group(1)} \[label=(\w) [^\n]*fontsize=(\d+)", source)
+        assert [operand for _, operand, _ in arrows] == ["a", "b"] and all(int(size) >= 10 for *_, size in arrows)
+        if op == "sub":  # b - a: the arrow from b is the operand a
+            assert [src for src, _, _ in arrows] == [ids["b"], ids["a"]]
+    assert not re.search(r"-> op\d+ \[label=\w[^\n]*\n", re.search(r'(op\d+) \[label=sum', source).group(0))
+
+
+def test_trace_escapes_control_characters_in_names(capsys):
+    x = Tensor([1.0, 2.0], requires_grad=True, name="\x1b[2Jx\x07")
+    with tinygrad6.scope("evil\x1b]0;title\x07"):
+        y = (x * 2.0).sum()
+    viz.trace(y)
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\x07" not in printed
+    assert "\\x1b[2Jx\\x07" in printed and "evil\\x1b]0;title\\x07" in printed
+
+
+def test_trace_and_tooltips_show_the_user_line_and_the_library_line():
+    loss = bn_mlp_loss()
+    rows = viz.trace(loss, quiet=True)
+    bn = [r for r in rows if r.scope.endswith("BatchNorm1d")]
+    assert all(os.path.basename(r.source).startswith("test_viz.py:") for r in bn)
+    library = [os.path.basename(r.library) for r in bn]
+    assert all(w.startswith("layers.py:") for w in library) and len(set(library)) >= 5  # the lines of forward
+    text = viz.format_trace(rows)
+    assert re.search(r"test_viz\.py:\d+ in layers\.py:\d+", text)
+    source = viz.draw(loss).source
+    sqrt = re.search(r'op\d+ \[label=sqrt [^\n]*tooltip="([^"]*)"', source).group(1)
+    assert re.search(r"your line: [^&]*test_viz\.py:\d+&#10;library line: [^&]*layers\.py:\d+", sqrt)
+    assert "std = (var + self.eps).sqrt()" in linecache_line(sqrt.split("library line: ")[1])
+
+
+def linecache_line(where: str) -> str:
+    import linecache
+    file, line = where.rsplit(":", 1)
+    return linecache.getline(file, int(line))
+
+
+def test_a_name_shared_by_several_tensors_is_numbered_from_its_second_use():
+    from tinygrad6.viz.graph import GraphModel
+
+    h = Tensor([1.0, 2.0], requires_grad=True, name="h")
+    outs = []
+    for _ in range(2):
+        h = (h * 2.0).named("h")
+        outs.append(h)
+    loss = h.sum()
+    model = GraphModel.build([loss])
+    assert [model.label(t) for t in outs] == ["h#2", "h#3"]
+    assert len({model.label(t) for t in model.tensors if model.role(t) != "const"}) == len(
+        [t for t in model.tensors if model.role(t) != "const"])

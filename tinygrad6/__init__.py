@@ -7,7 +7,7 @@
     x.grad          # 2x + 1
 """
 
-from . import functional, init, nn, optim, viz  # init, nn, optim, viz: the floors above the core
+from . import functional, init, nn, optim  # init, nn, optim: the floor above the core
 from . import functional as F
 from .autograd import BackwardStep, backward_steps, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
@@ -30,6 +30,15 @@ from .tensor import (
 )
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`tinygrad6.viz` is imported on first use, so `import tinygrad6` needs neither graphviz nor matplotlib."""
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module(".viz", __name__)
+    raise AttributeError(f"module 'tinygrad6' has no attribute {name!r}")
 
 __all__ = [
     "AnomalyError", "BackwardStep", "F", "GradcheckError", "Op", "ShapeError", "Tensor", "as_tensor",

@@ -95,20 +95,7 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
         op = y.creator
         if op.released or op.changed():
             _check_usable(op)  # raises, saying what happened
-        token = modes._grad_enabled.set(create_graph)
-        # the ops a backward rule runs are not checked one by one: a NaN they make is reported below as this op's
-        anomaly_token = modes._anomaly.set(False) if anomaly else None
-        scope_token = modes._scope.set(op.scope) if create_graph else None
-        try:
-            gxs = op.backward(gy)
-        finally:
-            modes._grad_enabled.reset(token)
-            if anomaly_token is not None:
-                modes._anomaly.reset(anomaly_token)
-            if scope_token is not None:
-                modes._scope.reset(scope_token)
-        if type(gxs) is not tuple:
-            gxs = (gxs,)
+        gxs = run_rule(op, gy, create_graph)
         sent: list[Tensor | None] = []
         finalized: list[tuple[Tensor, Tensor]] = []
         for x, gx in zip(op.inputs, gxs):
@@ -147,6 +134,26 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
         index += 1
     if captured is not None:
         return [captured[id(t)] for t in inputs]
+
+
+def run_rule(op: Op, gy: Tensor, create_graph: bool = False) -> tuple[Tensor | None, ...]:
+    """Run `op.backward(gy)`, the op's backward rule, and return one gradient (or None) per input.
+
+    The rule's own ops are recorded only under create_graph (then inside the op's scope, so a drawing of the
+    backward graph groups them like the forward ops). They are not checked one by one by detect_anomaly: a NaN
+    they make is reported by the loop as this op's. To stop at one op in a debugger:
+    `b tinygrad6.autograd.run_rule, op.name == "sqrt"`."""
+    rule_modes = _rule_modes(op, create_graph)
+    with rule_modes:
+        gxs = op.backward(gy)
+    return gxs if type(gxs) is tuple else (gxs,)
+
+
+def _rule_modes(op: Op, create_graph: bool) -> modes._Mode:
+    settings = {modes._grad_enabled: create_graph, modes._anomaly: False}
+    if create_graph:
+        settings[modes._scope] = op.scope
+    return modes._Mode(settings)
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
@@ -242,7 +249,7 @@ def _check_usable(op: Op) -> None:
             f"backward through {op.name} a second time, but its saved values were released after the first "
             f"backward. Pass retain_graph=True to the first backward() to run backward twice, or recompute the "
             f"forward pass.")
-    where = f" (created at {op.source})" if op.source else ""
+    where = f" (created at {op.location})" if getattr(op, "location", None) else ""
     for i, x in enumerate(op.inputs):
         if x._version > op.stamp:
             label = f"'{x.name}' " if x.name else ""

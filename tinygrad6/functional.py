@@ -29,28 +29,31 @@ def tanh(x: Tensor) -> Tensor:
 def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
     """y = x @ W + b, with W of shape (in, out) as in the book's Affine layer.
     (PyTorch's `F.linear` stores the weight as (out, in) and computes x @ W.T + b.)"""
-    y = x @ W
-    return y if b is None else y + b
+    out = x @ W
+    return (out if b is None else out + b).named("out")
 
 
 @scope("log_softmax")
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(x) = (x - m) - log(sum(exp(x - m))), with m = max(x) along axis.
     Subtracting m keeps exp from overflowing; m is held constant, as it changes neither the value nor the gradient."""
-    shifted = x - _max_constant(x, axis)
-    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+    shifted = (x - _max_constant(x, axis)).named("shifted")
+    log_sum_exp = shifted.exp().sum(axis=axis, keepdims=True).log().named("log_sum_exp")
+    return (shifted - log_sum_exp).named("log_y")
 
 
 @scope("softmax")
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """softmax(x) = exp(x - m) / sum(exp(x - m)), with m = max(x) along axis (for stability)."""
-    e = (x - _max_constant(x, axis)).exp()
-    return e / e.sum(axis=axis, keepdims=True)
+    """softmax(x) = exp(x - m) / sum(exp(x - m)), with m = max(x) along axis (for stability); the intermediates
+    carry the book's names (exp_a, sum_exp_a, y)."""
+    exp_a = (x - _max_constant(x, axis)).exp().named("exp_a")
+    sum_exp_a = exp_a.sum(axis=axis, keepdims=True).named("sum_exp_a")
+    return (exp_a / sum_exp_a).named("y")
 
 
 def _max_constant(x: Tensor, axis: int) -> Tensor:
     """max(x) along axis as a constant (a leaf outside the graph), named so a drawing says what it is."""
-    return Tensor(x.data.max(axis=axis, keepdims=True), name="max (constant)")
+    return Tensor(x.data.max(axis=axis, keepdims=True), name="c (max, constant)")
 
 
 @scope("cross_entropy")
@@ -67,13 +70,13 @@ def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
         if t.shape != logits.shape:
             raise ShapeError(f"cross_entropy: one-hot targets of shape {t.shape} do not match logits of shape "
                              f"{logits.shape}")
-        return -(logp * t.astype(logits.dtype, copy=False)).sum() / n
+        return (-(logp * t.astype(logits.dtype, copy=False)).sum() / n).named("loss")
     if t.shape != (n,) or t.dtype.kind not in "iu":
         raise ShapeError(f"cross_entropy: targets must be {n} integer labels (shape ({n},)) or one-hot rows of the "
                          f"logits' shape {logits.shape}; got shape {t.shape} dtype {t.dtype}")
     if t.size and (t.min() < 0 or t.max() >= logits.shape[-1]):
         raise ValueError(f"cross_entropy: labels must lie in 0..{logits.shape[-1] - 1}; got {t.min()}..{t.max()}")
-    return -logp[np.arange(n), t].mean()
+    return (-logp[np.arange(n), t].mean()).named("loss")
 
 
 @scope("mse_loss")
@@ -87,23 +90,33 @@ def mse_loss(y: Tensor, t: ArrayLike) -> Tensor:
     if t_shape != () and tuple(t_shape) != y.shape:
         raise ShapeError(f"mse_loss: prediction y of shape {y.shape} and target t of shape {tuple(t_shape)} differ; "
                          f"reshape one of them (e.g. t.reshape(y.shape)) so they match")
-    d = y - t
-    return (d * d).mean()
+    diff = (y - t).named("diff")
+    return (diff * diff).mean().named("loss")
 
 
-def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
-    """Inverted-dropout mask: 1/(1-p) where a unit is kept (probability 1-p), 0 where it is dropped."""
+def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype=np.float64,
+                 inverted: bool = True) -> np.ndarray:
+    """A dropout mask: each unit kept with probability 1-p. inverted=True: 1/(1-p) where kept, 0 where dropped;
+    inverted=False (the book's): 1 where kept, 0 where dropped. Both forms draw the same units from the same rng."""
     if not 0 <= p < 1:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     keep = rng.random(shape) >= p
-    return keep.astype(dtype) * np.asarray(1 / (1 - p), dtype=dtype)
+    return keep.astype(dtype) * np.asarray(1 / (1 - p) if inverted else 1, dtype=dtype)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
-    """Inverted dropout: in training, zero each unit with probability p and scale the kept ones by 1/(1-p)
-    (so the expected output equals x); the identity when not training."""
-    if not training or p == 0:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None,
+            inverted: bool = True) -> Tensor:
+    """Dropout, each unit zeroed with probability p while training (m: 1 where kept, 0 where dropped):
+
+        inverted=True (default, PyTorch's):  training  y = x * m / (1-p);   otherwise  y = x
+        inverted=False (the book's):         training  y = x * m;           otherwise  y = x * (1-p)
+
+    Both keep the expected output of training equal to the output at test time (see `nn.Dropout` on how differently
+    they train under plain SGD)."""
+    if p == 0:
         return x
+    if not training:
+        return x if inverted else (x * (1 - p)).named("out")
     from .random import default_rng
 
-    return x * dropout_mask(x.shape, p, default_rng(rng), dtype=x.dtype)
+    return (x * dropout_mask(x.shape, p, default_rng(rng), dtype=x.dtype, inverted=inverted)).named("out")

@@ -37,7 +37,7 @@ class Op:
     kept for display. Values needed only by backward go through `self.save(...)` and are released after backward.
     """
 
-    __slots__ = ("inputs", "_output", "stamp", "saved", "scope", "source", "released", "__dict__", "__weakref__")
+    __slots__ = ("inputs", "_output", "stamp", "saved", "scope", "location", "released", "__dict__", "__weakref__")
     name = "op"
     saves_output = False  # True when backward reads self.output: writing into the output is then checked too
 
@@ -52,6 +52,12 @@ class Op:
     def save(self, **values: Any) -> None:
         """Keep arrays that only backward needs (masks, intermediate results); released after backward."""
         self.saved = values
+
+    @property
+    def source(self) -> str | None:
+        """file:line where the op was created: the user's line, or the library's when no user code called it."""
+        location = getattr(self, "location", None)
+        return None if location is None else location.user or location.library
 
     @property
     def output(self) -> Tensor | None:
@@ -111,7 +117,9 @@ class Op:
         self.inputs = inputs
         self.stamp = Tensor._writes  # an input or output written in place after this is stale (see `changed`)
         self.scope = modes._scope.get()
-        self.source = modes.user_source() if modes._record_source.get() or modes._anomaly.get() else None
+        self.location = modes.locate() if modes._record_source.get() or modes._anomaly.get() else None
+        if self.location is not None and self.location.name and out.name is None and modes._record_source.get():
+            out.name = self.location.name
         self.released = False
         self._output = weakref.ref(out)
         if modes._retain_grads.get():
@@ -134,7 +142,7 @@ class Op:
     def check_finite(self, phase: str, value: np.ndarray, inputs: tuple[Tensor, ...]) -> None:
         if np.issubdtype(np.asarray(value).dtype, np.inexact) and not np.all(np.isfinite(value)):
             shapes = ", ".join(str(t.shape) for t in inputs)
-            where = getattr(self, "source", None) or modes.user_source() or "unknown location"
+            where = str(getattr(self, "location", None) or modes.locate())
             bad = "NaN" if np.isnan(value).any() else "inf"
             if phase == "forward":  # a NaN that was in an input already is not this op's doing: say so
                 for i, t in enumerate(inputs):

@@ -165,6 +165,12 @@ class Tensor:
     def tolist(self) -> Any:
         return self._data.tolist()
 
+    def named(self, name: str) -> Tensor:
+        """Set `.name` (shown by repr, the graph, the trace and the step-through page) and return self:
+        `mu = x.mean(axis=0).named("mu")`."""
+        self.name = name
+        return self
+
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's values (and its write stamp: writing into one is seen as a write into
         the other), cut off from the graph (no grad flows through it)."""

@@ -6,8 +6,10 @@
     python -m tinygrad6.tour --out tour/ --dataset mnist          # download MNIST first (once)
 
 It draws Batch Normalization's graph and writes its step-through backward page (`tinygrad6.viz`), runs the eight
-experiments of `tinygrad6.experiments`, and writes <out>/index.html: every figure with its numbers and a sentence on
-what it shows. Offline it uses MNIST when it is already on disk, else scikit-learn's 8x8 digits.
+experiments of `tinygrad6.experiments` (numbered 1 to 8 in the progress lines and on the page), and writes
+<out>/index.html: every figure with its numbers and what it shows, a text each experiment writes from its own run's
+numbers (`what` in each experiment module). Offline it uses MNIST when it is already on disk, else scikit-learn's
+8x8 digits.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ BATCHNORM_WHAT = ("Batch Normalization built from the engine's primitive ops (me
                   "scale, shift), grouped in one BatchNorm1d cluster: nothing in it has a hand-written backward pass. "
                   "The step-through page walks the backward pass op by op, showing the gradient each op receives and "
                   "sends, and marks each gradient when it is final.")
+BATCHNORM_WHY_DY = ("The graph ends in loss = sum(BN(x) * dy), where dy is a fixed random array standing for the "
+                    "upstream gradient: what the layers after BatchNorm would send back. The gradient of this loss "
+                    "with respect to BN(x) is exactly dy, so backward computes what a network's backward pass "
+                    "computes at a BatchNorm layer: dy carried back to x, gamma and beta. The plain sum(BN(x)) would "
+                    "not do: each column of BN(x) has mean beta whatever x and gamma are, so that sum does not depend "
+                    "on them: the gradients of x and gamma would be exactly 0 for any implementation, right or wrong.")
 
 
 def render_batchnorm(out: Path, seed: int = 0) -> dict[str, Any]:
@@ -72,21 +80,21 @@ def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str
     names = list(only) if only else list(experiments.NAMES)
     say = print if verbose else (lambda *a, **k: None)
     mode = "full (the chapter's sizes)" if full else "quick (--full for the chapter's sizes)"
-    say(f"tinygrad6 tour: {len(names)} experiment{'s' if len(names) > 1 else ''}, {mode}, writing {out}/")
+    say(f"tinygrad6 tour: Batch Normalization's graph and {len(names)} experiment{'s' if len(names) > 1 else ''}, "
+        f"{mode}, writing {out}/")
     modules = [experiments.get(name) for name in names]
     if data is None and any(m.NEEDS_DATA for m in modules):
         data = common.load_data(dataset, data_dir, notice=say)
     if data is not None:
         say(f"data: {data.caption}")
-    total = len(names) + 1
     with common.one_blas_thread():
         t0 = time.perf_counter()
-        say(f"[1/{total}] Batch Normalization's graph and step-through page ...", flush=True)
+        say("Batch Normalization's graph and step-through page ...", flush=True)
         batchnorm = render_batchnorm(out, seed)
         say(f"      done in {time.perf_counter() - t0:.1f} s")
         results = []
-        for k, module in enumerate(modules, start=2):
-            say(f"[{k}/{total}] {module.NAME} ...", flush=True)
+        for k, module in enumerate(modules, start=1):  # numbered as on the page: experiment k of len(modules)
+            say(f"[{k}/{len(modules)}] {module.NAME} ...", flush=True)
             result = module.run(data if module.NEEDS_DATA else None, out, seed=seed, quick=not full,
                                 verbose=verbose)
             results.append(result)
@@ -111,24 +119,28 @@ img { max-width: 100%; border: 1px solid #eee; } .note { background: #fff4e0; pa
 table { border-collapse: collapse; font-size: 0.9em; margin: 0.6em 0; }
 td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: left; vertical-align: top; }
 .meta { color: #666; } pre { background: #f7f7f7; padding: 0.5em; overflow-x: auto; }
+summary { cursor: pointer; color: #555; font-size: 0.9em; }
 """
 
 
 def page(batchnorm: dict[str, Any], results: list[dict[str, Any]], data: common.Data | None, full: bool,
          seconds: float) -> str:
-    """index.html: the Batch Normalization drawing, then one section per experiment."""
+    """index.html: the Batch Normalization drawing, then one section per experiment, "Experiment k of n" as the
+    progress lines count them."""
     e = html.escape
-    toc = ['<li><a href="#batchnorm">Batch Normalization: graph and step-through backward page</a></li>']
-    toc += [f'<li><a href="#{r["experiment"]}">{e(r["title"])}</a></li>' for r in results]
+    toc = [f'<li><a href="#{e(r["experiment"])}">{e(r["title"])}</a></li>' for r in results]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>tinygrad6 tour</title>"
              f"<style>{_CSS}</style></head><body>",
              "<h1>tinygrad6: chapter 6 of <i>Deep Learning from Scratch</i>, reproduced</h1>",
              f"<p class='meta'>{'Full run (the chapter’s sizes)' if full else 'Quick run (fewer iterations than the chapter; python -m tinygrad6.tour --full for its sizes)'}"  # noqa: E501
              f" in {seconds:.0f} s. Data: {e(data.caption) if data else 'none needed'}. "
              f"Every number below was computed by tinygrad6's own autograd engine on numpy.</p>",
+             "<p><a href='#batchnorm'>Batch Normalization: graph and step-through backward page</a>, then "
+             f"{len(results)} experiment{'s' if len(results) != 1 else ''}:</p>",
              "<ol>" + "".join(toc) + "</ol>",
              "<h2 id='batchnorm'>Batch Normalization: its graph and its backward pass, step by step</h2>",
-             f"<p class='what'>{e(BATCHNORM_WHAT)}</p>"]
+             f"<p class='what'>{e(BATCHNORM_WHAT)}</p>",
+             f"<p class='what'><b>Why the loss is <code>sum(BN(x) * dy)</code>.</b> {e(BATCHNORM_WHY_DY)}</p>"]
     if "batchnorm_graph.svg" in batchnorm["files"]:
         parts.append("<p><img src='batchnorm_graph.svg' alt='the graph of BatchNorm1d on a 4x3 batch'></p>")
     if "batchnorm_backprop.html" in batchnorm["files"]:
@@ -136,9 +148,9 @@ def page(batchnorm: dict[str, Any], results: list[dict[str, Any]], data: common.
                      "(Next/Prev or the arrow keys move one op at a time).</p>")
     if batchnorm["note"]:
         parts.append(f"<p class='note'>{e(batchnorm['note'])}</p>")
-    for r in results:
-        name = r["experiment"]
-        parts += [f"<h2 id='{name}'>{e(r['title'])}</h2>",
+    for k, r in enumerate(results, start=1):
+        name = e(r["experiment"])
+        parts += [f"<h2 id='{name}'>Experiment {k} of {len(results)}: {e(r['title'])}</h2>",
                   f"<p class='what'><b>What it shows.</b> {e(r['what'])}</p>",
                   f"<p><img src='{name}.png' alt='{e(r['title'])}'></p>",
                   f"<p class='summary'><b>Numbers.</b> {e(r['summary'])}</p>",
@@ -150,14 +162,21 @@ def page(batchnorm: dict[str, Any], results: list[dict[str, Any]], data: common.
     return "\n".join(parts)
 
 
+FOLD_ROWS = 8
+"""A settings table of more rows than this starts folded (a click on its summary line opens it)."""
+
+
 def numbers_table(result: dict[str, Any]) -> str:
-    """The settings and the small numbers of a result as an HTML table (long curves stay in the JSON)."""
+    """The settings and the small numbers of a result as an HTML table (long curves stay in the JSON), in a
+    <details> element that starts open when the table is short and folded when it has more than FOLD_ROWS rows."""
     rows = [("settings", ", ".join(f"{k}={v}" for k, v in result["settings"].items()))]
     for key, value in result["numbers"].items():
         for label, text in _flatten(key, value):
             rows.append((label, text))
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
+    fold = len(rows) > FOLD_ROWS
+    return (f"<details{'' if fold else ' open'}><summary>Settings and numbers ({len(rows)} rows"
+            f"{', click to show' if fold else ''})</summary><table>{body}</table></details>")
 
 
 def _flatten(key: str, value: Any, depth: int = 0) -> list[tuple[str, str]]:

@@ -1,9 +1,10 @@
 """Run a real pdb session on the BatchNorm example and put its transcript into docs/debugging-backprop.md.
 
-    python examples/pdb_session.py            # rewrites the transcript block of docs/debugging-backprop.md
-    python examples/pdb_session.py --print    # only print it
+    python tools/pdb_session.py            # rewrites the transcript block of docs/debugging-backprop.md
+    python tools/pdb_session.py --print    # only print it
 
-It starts `python -m pdb examples/debug_batchnorm.py`, feeds it the commands of `commands()` on stdin, and puts
+It starts `python -m pdb examples/debug_batchnorm.py` in a folder outside the repository and without PYTHONPATH
+(as a reader runs it after `pip install -e .`), feeds it the commands of `commands()` on stdin, and puts
 each command back after the `(Pdb) ` prompt that read it (pdb does not echo what it reads from a pipe), so the
 transcript reads as if typed. The only other changes to pdb's output: the repository's path is made relative and
 the standard library's folder is written <stdlib>. The transcript goes between the page's
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import bdb
-import inspect
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,23 +29,13 @@ PROMPT = "(Pdb) "
 BEGIN, END = "<!-- pdb-session:begin -->", "<!-- pdb-session:end -->"
 
 
-def loop_line() -> int:
-    """The line of the backward loop that calls an op's backward rule (`gxs = op.backward(gy)`)."""
-    from tinygrad6 import autograd
-
-    lines, first = inspect.getsourcelines(autograd.backward_steps)
-    for i, text in enumerate(lines):
-        if "op.backward(gy)" in text:
-            return first + i
-    raise RuntimeError("pdb_session: cannot find `op.backward(gy)` in tinygrad6/autograd.py backward_steps")
-
-
 def commands() -> list[str]:
-    """What the session types, in order (the explanations are in docs/debugging-backprop.md)."""
+    """What the session types, in order (the explanations are in docs/debugging-backprop.md). Every breakpoint
+    names a function, not a file path, so pdb finds it wherever tinygrad6 is installed."""
     return [
-        "import tinygrad6",                                   # so the next command can name a function
+        "import tinygrad6",                                   # so the next commands can name functions
         "b tinygrad6.ops.Div.backward",                       # 1: one op's backward rule
-        f'b tinygrad6/autograd.py:{loop_line()}, op.name == "sqrt"',  # 2: the backward loop, for one op only
+        'b tinygrad6.autograd.run_rule, op.name == "sqrt"',   # 2: the loop calling a rule, for one op only
         "c",
         "p self",
         "p gy.shape",
@@ -54,14 +45,15 @@ def commands() -> list[str]:
         "p ga.shape, b.shape",
         "n",
         "p gb.shape",
-        "up",
+        "up 2",
         "p index, op",
         "p [x.shape for x in op.inputs]",
         "p pending[id(op.inputs[0])], pending[id(op.inputs[1])]",
-        "down",
+        "down 2",
         "c",
-        "p index, op",
-        "p gy",
+        "p op, gy",
+        "n",
+        "n",
         "s",
         "p self.output",
         "r",
@@ -71,11 +63,25 @@ def commands() -> list[str]:
     ]
 
 
+def installed_editable() -> bool:
+    """True when `import tinygrad6`, run outside the repository with no PYTHONPATH, finds this repository's
+    package (the README's `pip install -e .`): then the session runs as a reader's would."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with tempfile.TemporaryDirectory() as outside:
+        found = subprocess.run([sys.executable, "-c", "import tinygrad6; print(tinygrad6.__file__)"], cwd=outside,
+                               env=env, capture_output=True, text=True, timeout=60, check=False)
+    return found.returncode == 0 and Path(found.stdout.strip()).resolve().parent == REPO / "tinygrad6"
+
+
 def run_session() -> str:
+    """Run pdb as a reader would after the README's install: from a folder outside the repository, without
+    PYTHONPATH, on the example script given by its path."""
     typed = commands()
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
-    result = subprocess.run([sys.executable, "-m", "pdb", TARGET], input="\n".join(typed) + "\n", cwd=REPO,
-                            env=env, capture_output=True, text=True, timeout=120, check=False)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONUNBUFFERED"] = "1"
+    with tempfile.TemporaryDirectory() as outside:
+        result = subprocess.run([sys.executable, "-m", "pdb", str(REPO / TARGET)], input="\n".join(typed) + "\n",
+                                cwd=outside, env=env, capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"pdb_session: pdb exited with {result.returncode}\n{result.stderr}")
     parts = result.stdout.split(PROMPT)
@@ -87,10 +93,15 @@ def run_session() -> str:
     return "\n".join(line.rstrip() for line in text.rstrip().split("\n")) + "\n"
 
 
+def errors(transcript: str) -> list[str]:
+    """pdb's error lines (`*** ...`): a breakpoint it could not set, a name it could not evaluate."""
+    return [line for line in transcript.split("\n") if line.startswith("***")]
+
+
 def transcript_block(text: str) -> str:
     """The Markdown that goes between the markers: a note of the Python version and the transcript."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return f"{BEGIN}\n<!-- made by examples/pdb_session.py with Python {version} -->\n```text\n{text}```\n{END}"
+    return f"{BEGIN}\n<!-- made by tools/pdb_session.py with Python {version} -->\n```text\n{text}```\n{END}"
 
 
 def page_transcript(page_text: str) -> tuple[str, str]:
@@ -105,6 +116,8 @@ def main() -> None:
     parser.add_argument("--print", action="store_true", help="print the transcript instead of updating the page")
     args = parser.parse_args()
     text = run_session()
+    if errors(text):
+        raise SystemExit("pdb_session: pdb reported errors:\n" + "\n".join(errors(text)))
     if args.print:
         print(text, end="")
         return

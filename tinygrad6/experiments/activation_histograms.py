@@ -23,10 +23,8 @@ from . import common
 
 NAME = "activation_histograms"
 TITLE = "Activations of 5 layers x 100 units under different initial weights"
-WHAT = ("With std 1, sigmoid and tanh outputs pile up at their extremes, where the gradient vanishes; with std 0.01 "
-        "they collapse to one value, so every unit says the same thing; Xavier keeps a spread through all 5 layers. "
-        "For ReLU, std 0.01 and Xavier outputs shrink layer after layer (std 1 explodes), while He keeps the same "
-        "spread in every layer.")
+SETUP = ("Histograms of each layer's activations for sigmoid, tanh and ReLU under four choices of initial weights "
+         "(std 1, std 0.01, Xavier, He).")
 NEEDS_DATA = False
 DEFAULTS: dict[str, Any] = {"samples": 1000, "units": 100, "layers": 5, "bins": 30}
 QUICK: dict[str, Any] = {}  # a few small matrix products: the quick run is the full one
@@ -82,8 +80,8 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
             if r == 0:
                 ax.set_title(f"layer {i + 1}", fontsize=9)
         axes[r, 0].set_ylabel(f"{act}\n{w}", fontsize=9)
-    fig.suptitle(f"{TITLE}\n{s['samples']} standard-normal inputs; rows: activation and initial weights; "
-                 f"x axis: activation value (ReLU: the non-zero outputs only)", fontsize=10)
+    common.suptitle(fig, f"{TITLE}\n{s['samples']} standard-normal inputs; rows: activation and initial weights; "
+                         f"x axis: activation value (ReLU: the non-zero outputs only)")
 
     last = {k: v["std"][-1] for k, v in stats.items()}
     summary = (f"sigmoid, std=1: {100 * stats['sigmoid, std=1']['saturated_or_zero'][-1]:.0f}% of layer "
@@ -96,6 +94,42 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
                           "note": "saturated_or_zero: sigmoid < 0.01 or > 0.99; tanh |a| > 0.99; relu a == 0"},
               "summary": summary}
     return common.finish(sys.modules[__name__], out, fig, result, started)
+
+
+def trend(first: float, last: float) -> str:
+    """How a spread changes from the first layer to the last, in words: more than doubled, less than halved, or
+    neither."""
+    if last > 2 * first:
+        return "grows"
+    if last < first / 2:
+        return "shrinks"
+    return "stays within a factor of 2"
+
+
+def what(r: dict[str, Any]) -> str:
+    """What this run shows, from its numbers: the share of saturated outputs with std 1, the spread left with std
+    0.01, and how the spread of ReLU's outputs changes from layer to layer under each initialisation."""
+    layers, stats = r["settings"]["layers"], r["numbers"]["per_layer"]
+    sat = {act: stats[f"{act}, std=1"]["saturated_or_zero"][-1] for act in ("sigmoid", "tanh")}
+    text = (f"With std 1, {100 * sat['sigmoid']:.0f}% of sigmoid's and {100 * sat['tanh']:.0f}% of tanh's "
+            f"layer-{layers} outputs sit at their extremes (sigmoid below 0.01 or above 0.99, tanh beyond ±0.99), "
+            f"where their gradient is almost 0. ")
+    tiny = {act: stats[f"{act}, std=0.01"]["std"][-1] for act in ("sigmoid", "tanh")}
+    text += (f"With std 0.01 the outputs of layer {layers} have a std of only {tiny['sigmoid']:.2g} (sigmoid) and "
+             f"{tiny['tanh']:.2g} (tanh): ")
+    text += ("they collapse to nearly one value, so every unit says the same thing. " if max(tiny.values()) < 0.05
+             else "in this run they keep some spread. ")
+    xavier = {act: stats[f"{act}, Xavier"]["std"] for act in ("sigmoid", "tanh")}
+    text += (f"With Xavier the std goes from {xavier['sigmoid'][0]:.2g} in layer 1 to {xavier['sigmoid'][-1]:.2g} "
+             f"in layer {layers} (sigmoid) and from {xavier['tanh'][0]:.2g} to {xavier['tanh'][-1]:.2g} (tanh). ")
+    relu = {w: stats[f"relu, {w}"]["std"] for w in INITS}
+    by_trend: dict[str, list[str]] = {}
+    for w, std in relu.items():
+        by_trend.setdefault(trend(std[0], std[-1]), []).append(w)
+    text += (f"For ReLU the std goes from layer 1 to layer {layers}: "
+             + ", ".join(f"{w} {std[0]:.2g} to {std[-1]:.2g}" for w, std in relu.items())
+             + "; it " + "; it ".join(f"{how} with {common.listed(ws)}" for how, ws in by_trend.items()) + ".")
+    return text
 
 
 def main(argv=None) -> dict[str, Any]:

@@ -23,9 +23,11 @@ from . import common
 
 NAME = "batchnorm_compare"
 TITLE = "Batch Normalization vs none over 16 initial weight scales (5x100 ReLU network, SGD)"
-WHAT = ("With Batch Normalization (solid) the network learns quickly at almost every weight scale; without it "
-        "(dashed) learning is slower and, when the initial weights are too small or too large, does not start at "
-        "all.")
+SETUP = ("Training accuracy per epoch of the same network with Batch Normalization (solid) and without it (dashed), "
+         "one panel per scale of the initial weights.")
+LEARNED, STUCK = 0.5, 0.2
+"""Final training accuracies the text counts as learned (at least LEARNED) and as not learning (below STUCK;
+chance is 0.1)."""
 NEEDS_DATA = True
 DEFAULTS: dict[str, Any] = {"n_train": 1000, "epochs": 20, "batch_size": 100, "hidden": 100, "layers": 5,
                             "lr": 0.01, "scales": 16}
@@ -69,7 +71,7 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     for ax in axes[:, 0]:
         ax.set_ylabel("train accuracy")
     axes[0, 0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"{TITLE}\n{len(x)} training images; {common.caption(data, quick)}", fontsize=10)
+    common.suptitle(fig, f"{TITLE}\n{len(x)} training images; {common.caption(data, quick)}")
 
     final = {w: {name: float(a[-1]) for name, a in acc.items()} for w, acc in curves.items()}
     wins = sum(v["BatchNorm"] > v["no BatchNorm"] for v in final.values())
@@ -84,6 +86,28 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
                                         for w, acc in curves.items()}},
               "summary": summary}
     return common.finish(sys.modules[__name__], out, fig, result, started)
+
+
+def what(r: dict[str, Any]) -> str:
+    """What this run shows, from its numbers: at how many weight scales Batch Normalization ends ahead, and at how
+    many each network learned or did not start."""
+    s, n = r["settings"], r["numbers"]
+    final = n["final_train_acc"]
+    count = len(final)
+    learned = {name: sum(v[name] >= LEARNED for v in final.values()) for name in ("BatchNorm", "no BatchNorm")}
+    stuck = [w for w, v in final.items() if v["no BatchNorm"] < STUCK]
+    text = (f"After {s['epochs']} epochs, Batch Normalization (solid) ends with the higher training accuracy at "
+            f"{n['bn_wins']} of {count} initial weight scales (mean over the scales {n['mean_final_train_acc_bn']:.2f} "
+            f"with, {n['mean_final_train_acc_plain']:.2f} without). With it the training accuracy reaches "
+            f"{LEARNED} at {learned['BatchNorm']} of {count} scales; without it (dashed) at "
+            f"{learned['no BatchNorm']}")
+    if stuck:
+        text += (f", and at {len(stuck)} scales (initial std {', '.join(stuck)}) it stays below {STUCK} (chance is "
+                 f"0.1): there learning does not start.")
+    else:
+        text += ", and it starts learning at every scale."
+    return text + common.shorter_run(sys.modules[__name__], s, "epochs", "epochs",
+                                     "the curves stop early, and the chapter's curves need the full run (--full).")
 
 
 def main(argv=None) -> dict[str, Any]:

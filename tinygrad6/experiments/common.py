@@ -1,9 +1,12 @@
 """What the chapter-6 experiments share: the data they run on, their command line, training several models on the
 same mini-batches, smoothing, and writing a figure (PNG) and its numbers (JSON).
 
-Every experiment module defines NAME, TITLE, WHAT (one sentence: what the figure shows), NEEDS_DATA, DEFAULTS (the
-chapter's sizes) and QUICK (the overrides of `--quick`), and `run(data, out, seed, quick, verbose, **settings)`
-returning a result dict that is also written to <out>/<NAME>.json.
+Every experiment module defines NAME, TITLE, SETUP (one sentence: what the figure compares, true of every run),
+NEEDS_DATA, DEFAULTS (the chapter's sizes) and QUICK (the overrides of `--quick`), `run(data, out, seed, quick,
+verbose, **settings)` returning a result dict that is also written to <out>/<NAME>.json, and `what(result)`: what
+that run shows, written from its own numbers (result["what"]; the tour prints it beside the figure). A text never
+states what the run's numbers could contradict: a comparison is worded from the numbers it compares, and where the
+run is shorter than the chapter's, it says which conclusion needs the full run.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from .. import datasets, nn, optim
+from ..modes import no_grad
 from ..system import keep_freed_memory
+from ..tensor import Tensor
 from ..train import Trainer
 
 CHAPTER_SIZES_NOTE = "defaults are the chapter's sizes; --quick runs a small version in seconds"
@@ -181,14 +186,22 @@ def parser(module: ModuleType) -> argparse.ArgumentParser:
     """The shared options, plus one --option per number in the module's DEFAULTS (e.g. --epochs), typed by
     SETTING_TYPES."""
     p = argparse.ArgumentParser(prog=f"python -m tinygrad6.experiments.{module.NAME}",
-                                description=f"{module.TITLE}. {module.WHAT} ({CHAPTER_SIZES_NOTE})")
+                                description=f"{module.TITLE}. {module.SETUP} ({CHAPTER_SIZES_NOTE})")
     add_shared_options(p, "out", "where the PNG and JSON go (default: out)")
     p.add_argument("--quick", action="store_true", help="a small, fast version (for CI and a first look)")
     for key, value in module.DEFAULTS.items():
         quick = module.QUICK.get(key)
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=SETTING_TYPES[key], default=None,
                        help=f"default {value}" + (f" (--quick: {quick})" if quick is not None else ""))
+    for key, (kind, text) in run_options(module).items():
+        p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, default=None, help=text)
     return p
+
+
+def run_options(module: ModuleType) -> dict[str, tuple[Callable[[str], Any], str]]:
+    """The module's RUN_OPTIONS: name -> (argparse type, help) of options that change how the run is executed
+    (e.g. --jobs), never its numbers; passed to `run` as keywords (None when not given), kept out of `settings`."""
+    return getattr(module, "RUN_OPTIONS", {})
 
 
 def main(module: ModuleType, argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -210,7 +223,9 @@ def main(module: ModuleType, argv: Sequence[str] | None = None) -> dict[str, Any
     except (OSError, ValueError, ImportError) as e:  # no network, bad IDX file, no scikit-learn or matplotlib
         raise SystemExit(f"error: {e}") from None
     with one_blas_thread():
-        result = module.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet, **overrides)
+        how = {k: getattr(args, k) for k in run_options(module)}
+        result = module.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet, **how,
+                            **overrides)
     if not args.quiet:
         print(result["summary"])
         print("wrote", ", ".join(str(args.out / f) for f in result["files"]))
@@ -255,35 +270,49 @@ def subset(data: Data, n_train: int | None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def lockstep(trainers: dict[str, Trainer], x: np.ndarray, t: np.ndarray, iters: int, batch_size: int,
-             seed: int, eval_every: int = 0, desc: str = "", verbose: bool = True) -> dict[str, np.ndarray]:
+             seed: int, eval_every: int = 0, desc: str = "", verbose: bool = True,
+             after_update: bool = False) -> dict[str, np.ndarray]:
     """Train every trainer's model for `iters` iterations on the SAME mini-batches (the book's
     `np.random.choice(train_size, batch_size)` each iteration), as the chapter's comparisons do.
     eval_every > 0: after every `eval_every` iterations (an epoch), each trainer records its train and test
-    losses and accuracies (`Trainer.evaluate_epoch`). Returns the per-iteration training loss of each."""
+    losses and accuracies (`Trainer.evaluate_epoch`).
+
+    Returns the per-iteration training loss of each: as `Trainer.step` records it, on the batch before the update
+    (also in `trainer.history["loss"]`); or, after_update=True, the book's record: the loss on the same batch
+    computed again right after the update (one more forward pass per step, without a graph)."""
     rng = np.random.default_rng(seed)
+    after: dict[str, list[float]] = {name: [] for name in trainers}
     bar = progress(iters, desc, verbose)
     for i in range(1, iters + 1):
         mask = rng.choice(len(x), batch_size)
-        for trainer in trainers.values():
+        for name, trainer in trainers.items():
             trainer.step(x[mask], t[mask])
+            if after_update:
+                with no_grad():
+                    after[name].append(trainer.loss_fn(trainer.model, Tensor(x[mask]), t[mask]).item())
         if eval_every and i % eval_every == 0:
             for trainer in trainers.values():
                 trainer.evaluate_epoch(i // eval_every)
         bar.update(1)
     bar.close()
+    if after_update:
+        return {name: np.array(losses) for name, losses in after.items()}
     return {name: np.array(trainer.history["loss"]) for name, trainer in trainers.items()}
 
 
 def smooth_curve(y: Sequence[float], window: int = 11) -> np.ndarray:
-    """A noisy curve averaged over a sliding Kaiser window of `window` points (the ends are reflected so the
-    result has the same length), as the book smooths its loss curves."""
+    """A noisy curve averaged over a sliding Kaiser window (beta 2) of `window` (odd) points, point i centred on
+    y[i], with the book's edge handling (its common/util.py `smooth_curve`): before y[0] come y[window-1], ...,
+    y[1] (mirrored without repeating y[0]); after y[-1] come y[-1], y[-2], ..., y[-window+1] (the last point
+    repeated). Same length as y; a curve shorter than the window is returned as it is."""
     y = np.asarray(y, dtype=np.float64)
     if len(y) < window:
         return y.copy()
-    half = window // 2
-    padded = np.concatenate([y[half:0:-1], y, y[-2:-half - 2:-1]])
+    padded = np.concatenate([y[window - 1:0:-1], y, y[::-1][:window - 1]])
     w = np.kaiser(window, 2.0)
-    return np.convolve(padded, w / w.sum(), mode="valid")
+    smoothed = np.convolve(padded, w / w.sum(), mode="valid")  # len(y) + window - 1 points
+    half = window // 2
+    return smoothed[half:half + len(y)]
 
 
 class _NoBar:
@@ -320,6 +349,37 @@ def figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6.4, 
     return fig, axes
 
 
+def wrap_to_width(fig, text: str, fontsize: float) -> str:
+    """`text` with each of its lines broken at spaces so that, drawn at `fontsize`, no line is wider than `fig`.
+    Constrained layout makes room for a suptitle's height but not its width: a centred line wider than the figure
+    is cut on both sides."""
+    renderer = fig.canvas.get_renderer()
+    width = 0.97 * fig.bbox.width
+
+    def fits(line: str) -> bool:
+        probe = fig.text(0, 0, line, fontsize=fontsize)
+        inside = probe.get_window_extent(renderer).width <= width
+        probe.remove()
+        return inside
+
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            longer = f"{line} {word}" if line else word
+            if line and not fits(longer):
+                lines.append(line)
+                longer = word
+            line = longer
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def suptitle(fig, text: str, fontsize: float = 10) -> None:
+    """The figure's title (lines separated by \\n), wrapped to the figure's width (`wrap_to_width`)."""
+    fig.suptitle(wrap_to_width(fig, text, fontsize), fontsize=fontsize)
+
+
 def caption(data: Data | None, quick: bool, without_data: str = "") -> str:
     """The line under every figure's title: the data it was made from, and whether it is the quick version."""
     text = data.caption if data is not None else without_data
@@ -327,12 +387,14 @@ def caption(data: Data | None, quick: bool, without_data: str = "") -> str:
 
 
 def finish(module: ModuleType, out: Path, fig, result: dict[str, Any], started: float) -> dict[str, Any]:
-    """Write <out>/<NAME>.png and <out>/<NAME>.json; return the result with its file names and run time."""
+    """Write <out>/<NAME>.png and <out>/<NAME>.json; return the result with its file names, run time and
+    "what": `module.what(result)`, the text of what this run shows."""
     out.mkdir(parents=True, exist_ok=True)
     png, js = f"{module.NAME}.png", f"{module.NAME}.json"
     fig.savefig(out / png, dpi=90)
-    result = {"experiment": module.NAME, "title": module.TITLE, "what": module.WHAT, **result,
+    result = {"experiment": module.NAME, "title": module.TITLE, "what": "", **result,
               "seconds": round(time.perf_counter() - started, 2), "files": [png, js]}
+    result["what"] = module.what(result)
     (out / js).write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     return result
 
@@ -350,20 +412,42 @@ def rounded(values, digits: int = 4) -> list:
     return [round(float(v), digits) for v in values]
 
 
+# -- the texts of what a run shows --------------------------------------------------------------------------------
+def shorter_run(module: ModuleType, s: dict[str, Any], key: str, unit: str, needs: str) -> str:
+    """" This run trains 100 of the chapter's 201 epochs: <needs>" when setting `key` is below the chapter's (the
+    module's DEFAULTS), else "": how a text says which of its conclusions need the full run."""
+    chapter = module.DEFAULTS[key]
+    if s[key] >= chapter:
+        return ""
+    return f" This run trains {s[key]} of the chapter's {chapter} {unit}: {needs}"
+
+
+def listed(names: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def train_accuracy(acc: float) -> str:
+    """A final training accuracy as the texts give it: 100% only when every training image is right."""
+    return "1.000 (every training image right)" if acc == 1.0 else f"{acc:.3f}"
+
+
 # -- the overfitting experiments (weight decay, dropout) ----------------------------------------------------------
 def overfit(data: Data, variants: dict[str, dict[str, Any]], s: dict[str, Any], seed: int, desc: str,
             verbose: bool) -> dict[str, dict[str, list[float]]]:
     """The chapter's overfitting setup: the first s["n_train"] training images, an MLP of s["layers"] x
     s["hidden"] ReLU units (He initial weights), SGD with s["lr"], s["epochs"] epochs of s["batch_size"] batches.
-    variants: name -> {"l2": lambda, "dropout": p}; every variant starts from the same weights and sees the same
-    batches. Returns name -> {"train_acc": [...], "test_acc": [...]} (after every epoch, on all the training
-    images and all the test images)."""
+    variants: name -> {"l2": lambda, "dropout": p, "inverted": bool (the Dropout form, see `nn.Dropout`; default
+    True)}; every variant starts from the same weights and sees the same batches, and variants with the same p
+    draw the same Dropout masks. Returns name -> {"train_acc": [...], "test_acc": [...]} (after every epoch, on
+    all the training images and all the test images)."""
     x, t = subset(data, s["n_train"])
     per_epoch = max(len(x) // s["batch_size"], 1)
     trainers = {}
     for name, v in variants.items():
         model = nn.MLP(data.input_size, [s["hidden"]] * s["layers"], 10, activation="relu",
-                       dropout=v.get("dropout", 0.0), rng=seed)
+                       dropout=v.get("dropout", 0.0), dropout_inverted=v.get("inverted", True), rng=seed)
         trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=s["lr"]), (x, t),
                                  (data.x_test, data.t_test), l2=v.get("l2", 0.0), verbose=False)
     lockstep(trainers, x, t, s["epochs"] * per_epoch, s["batch_size"], seed, eval_every=per_epoch, desc=desc,
@@ -378,33 +462,38 @@ def gap(curves: dict[str, list[float]], last: int = 10) -> float:
     return float((train - test).mean())
 
 
-def draw_overfit(curves: dict[str, dict[str, list[float]]], title: str, subtitle: str):
-    """One panel per variant: train (solid) and test (dashed) accuracy per epoch, with the final gap."""
-    fig, axes = figure(1, len(curves), figsize=(5 * len(curves), 4.2), sharey=True)
+def draw_overfit(curves: dict[str, dict[str, list[float]]], title: str, subtitle: str, note: str = ""):
+    """One panel per variant: train (solid) and test (dashed) accuracy per epoch, with the final accuracies and
+    the gap over the last 10 epochs; `note` (what the panels teach) goes under the panels."""
+    fig, axes = figure(1, len(curves), figsize=(5 * len(curves), 4.4 + 0.3 * bool(note)), sharey=True)
     for ax, (name, c) in zip(axes[0], curves.items()):
         epochs = np.arange(1, len(c["train_acc"]) + 1)
         ax.plot(epochs, c["train_acc"], label="train", color="tab:blue")
         ax.plot(epochs, c["test_acc"], "--", label="test", color="tab:orange")
-        ax.set_title(f"{name}: final train {c['train_acc'][-1]:.3f}, test {c['test_acc'][-1]:.3f}", fontsize=9)
+        ax.set_title(f"{name}\nfinal train {c['train_acc'][-1]:.3f}, test {c['test_acc'][-1]:.3f}; "
+                     f"gap (last 10 epochs) {gap(c):.3f}", fontsize=9)
         ax.set_xlabel("epochs")
         ax.set_ylim(0, 1.0)
         ax.legend(loc="lower right")
     axes[0, 0].set_ylabel("accuracy")
-    fig.suptitle(f"{title}\n{subtitle}", fontsize=10)
+    suptitle(fig, f"{title}\n{subtitle}")
+    if note:
+        fig.supxlabel(wrap_to_width(fig, note, 9), fontsize=9)
     return fig
 
 
 def run_overfit(module: ModuleType, data: Data, out: Path, seed: int, quick: bool, verbose: bool,
-                overrides: dict[str, Any], variants_of) -> dict[str, Any]:
+                overrides: dict[str, Any], variants_of, note: str = "") -> dict[str, Any]:
     """The whole run of an overfitting experiment (weight decay, Dropout): train the variants that
-    `variants_of(settings)` names side by side, draw train/test accuracy per epoch, and write the PNG and JSON."""
+    `variants_of(settings)` names side by side, draw train/test accuracy per epoch (with `note` under the
+    panels), and write the PNG and JSON."""
     started = time.perf_counter()
     s = settings(module, quick, overrides)
     curves = overfit(data, variants_of(s), s, seed, module.NAME, verbose)
     gaps = {name: gap(c) for name, c in curves.items()}
     final = {name: {"train_acc": c["train_acc"][-1], "test_acc": c["test_acc"][-1],
                     "gap": c["train_acc"][-1] - c["test_acc"][-1]} for name, c in curves.items()}
-    fig = draw_overfit(curves, module.TITLE, f"{s['n_train']} training images; {caption(data, quick)}")
+    fig = draw_overfit(curves, module.TITLE, f"{s['n_train']} training images; {caption(data, quick)}", note)
     summary = "final train/test accuracy: " + "; ".join(
         f"{n}: {v['train_acc']:.3f}/{v['test_acc']:.3f} (gap {v['gap']:.3f})" for n, v in final.items())
     summary += "; gap averaged over the last 10 epochs: " + ", ".join(f"{n} {g:.3f}" for n, g in gaps.items())
@@ -416,27 +505,40 @@ def run_overfit(module: ModuleType, data: Data, out: Path, seed: int, quick: boo
 
 
 def plot_loss_curves(ax, losses: dict[str, np.ndarray], labels: dict[str, str], markers: str) -> dict[str, np.ndarray]:
-    """Draw each run's training loss, smoothed, on `ax` (one marker per run, `labels` in the legend); return the
-    smoothed curves."""
+    """Draw each run's training loss, smoothed by `smooth_curve`, on `ax` (one marker per run, `labels` in the
+    legend); return the smoothed curves."""
     smoothed = {name: smooth_curve(loss) for name, loss in losses.items()}
     for (name, curve), marker in zip(smoothed.items(), markers):
         ax.plot(curve, marker=marker, markevery=max(len(curve) // 20, 1), markersize=4, label=labels[name])
     ax.set_xlabel("iterations")
-    ax.set_ylabel("training loss (smoothed)")
+    ax.set_ylabel("training loss after each update (smoothed)")
     return smoothed
 
 
-def loss_curves_result(data: Data, seed: int, quick: bool, s: dict[str, Any], losses: dict[str, np.ndarray],
+BOOK_STATISTIC = ("the book's statistic: the last point of smooth_curve of the loss recorded after each update, "
+                  "as ch06/optimizer_compare_mnist.py and weight_init_compare.py plot it")
+
+
+def loss_curves_result(data: Data, seed: int, quick: bool, s: dict[str, Any], before: dict[str, np.ndarray],
                        smoothed: dict[str, np.ndarray], test_acc: dict[str, float]) -> dict[str, Any]:
-    """The JSON of a loss-curve comparison (optimizers, initial weights): the mean loss over the last tenth of the
-    iterations, the test accuracy, and the smoothed curves (every 10th point)."""
+    """The JSON of a loss-curve comparison (optimizers, initial weights). Two statistics of the final loss:
+    "book_final_loss", the book's (the last point of the smoothed curve of the loss after each update, `smoothed`),
+    and "mean_loss_before_update", tinygrad6's (the mean raw loss over the last tenth of the iterations, each
+    recorded before its update, `before`); the test accuracy; the smoothed curves (every 10th point)."""
     tail = max(s["iters"] // 10, 1)
-    final_loss = {name: float(loss[-tail:].mean()) for name, loss in losses.items()}
-    summary = (f"mean loss over the last {tail} of {s['iters']} iterations: "
-               + ", ".join(f"{n} {v:.3f}" for n, v in final_loss.items())
+    book = {name: float(curve[-1]) for name, curve in smoothed.items()}
+    mean_before = {name: float(loss[-tail:].mean()) for name, loss in before.items()}
+    summary = ("final loss, the book's statistic (last point of the smoothed loss after each update): "
+               + ", ".join(f"{n} {v:.4f}" for n, v in book.items())
+               + f"; mean loss over the last {tail} of {s['iters']} iterations, recorded before each update: "
+               + ", ".join(f"{n} {v:.4f}" for n, v in mean_before.items())
                + "; test accuracy: " + ", ".join(f"{n} {v:.3f}" for n, v in test_acc.items()))
     return {"dataset": data.caption, "seed": seed, "quick": quick, "settings": s,
-            "numbers": {"final_loss": final_loss, "test_acc": test_acc,
+            "numbers": {"book_final_loss": book, "book_final_loss_is": BOOK_STATISTIC,
+                        "mean_loss_before_update": mean_before,
+                        "mean_loss_before_update_is": f"the mean raw loss over the last {tail} iterations, each "
+                                                      f"recorded before its update (Trainer.step)",
+                        "test_acc": test_acc,
                         "loss_smoothed": {n: rounded(c[::10]) for n, c in smoothed.items()},
                         "loss_smoothed_every": 10},
             "summary": summary}

@@ -22,9 +22,8 @@ from . import common
 
 NAME = "optimizer_paths"
 TITLE = "Optimizer paths on f(x, y) = x²/20 + y²"
-WHAT = ("From (-7, 2), SGD zig-zags across the steep y direction, because the gradient does not point at the "
-        "minimum; Momentum rolls like a ball in a bowl and overshoots; AdaGrad's y steps shrink quickly, so it heads "
-        "almost straight in; Adam rolls like Momentum but sways less.")
+SETUP = ("The paths of SGD, Momentum, AdaGrad and Adam from the same start on the contour lines of f, a valley 20 "
+         "times steeper in y than in x with its minimum at (0, 0).")
 NEEDS_DATA = False
 DEFAULTS: dict[str, Any] = {"steps": 30, "x0": -7.0, "y0": 2.0,
                             "lr_sgd": 0.95, "lr_momentum": 0.1, "lr_adagrad": 1.5, "lr_adam": 0.3}
@@ -72,7 +71,8 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
         ax.set_ylim(-5, 5)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-    fig.suptitle(f"{TITLE}: {s['steps']} steps from {start}, gradients from tinygrad6's backward()")
+    common.suptitle(fig, f"{TITLE}: {s['steps']} steps from {start}, gradients from tinygrad6's backward()",
+                    fontsize=12)
 
     final = {name: {"x": float(p[-1, 0]), "y": float(p[-1, 1]), "f": float(f(p[-1, 0], p[-1, 1]))}
              for name, p in paths.items()}
@@ -82,6 +82,45 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
               "numbers": {"final": final, "paths": {name: p.round(6).tolist() for name, p in paths.items()}},
               "summary": summary}
     return common.finish(sys.modules[__name__], out, fig, result, started)
+
+
+def sign_changes(values: np.ndarray) -> int:
+    """How often a coordinate crosses 0 along a path (points exactly at 0 are skipped)."""
+    signs = np.sign(values[values != 0])
+    return int(np.count_nonzero(signs[1:] != signs[:-1]))
+
+
+def times(count: int) -> str:
+    """'once', '2 times', ..."""
+    return "once" if count == 1 else f"{count} times"
+
+
+def what(r: dict[str, Any]) -> str:
+    """What this run shows, from its paths: how often each optimizer crosses the valley's floor (y = 0) and passes
+    the minimum in x, how AdaGrad's steps in y shrink, and where each ends."""
+    s, n = r["settings"], r["numbers"]
+    paths = {name: np.array(p, dtype=float) for name, p in n["paths"].items()}
+    y_turns = {name: sign_changes(p[:, 1]) for name, p in paths.items()}
+    x_turns = {name: sign_changes(p[:, 0]) for name, p in paths.items()}
+    text = f"From ({s['x0']:g}, {s['y0']:g}), in {s['steps']} steps: "
+    sgd = y_turns["SGD"]
+    text += (f"SGD crosses the valley's floor (y = 0) {times(sgd)}: "
+             + ("it zig-zags across the steep y direction, because the gradient points across the valley rather than "
+                "at the minimum. " if sgd >= 3 else "no zig-zag at this learning rate. "))
+    m = x_turns["Momentum"]
+    text += (f"Momentum crosses y = 0 {times(y_turns['Momentum'])} and x = 0 {times(m)}: "
+             + ("like a ball rolling in a bowl it overshoots the minimum and comes back. " if m >= 1
+                else "it does not pass the minimum in x. "))
+    dy = np.abs(np.diff(paths["AdaGrad"][:, 1]))
+    shrink = dy[-1] < dy[0]
+    text += (f"AdaGrad's steps in y {'shrink' if shrink else 'do not shrink'} (from {dy[0]:.2g} to {dy[-1]:.2g}) "
+             f"and it crosses y = 0 {times(y_turns['AdaGrad'])}"
+             + (", so it heads almost straight in. " if shrink and y_turns["AdaGrad"] <= 1 else ". "))
+    a, m_turns = y_turns["Adam"], y_turns["Momentum"]
+    text += (f"Adam crosses y = 0 {times(a)}, "
+             + ("fewer than Momentum: it sways less. " if a < m_turns else "not less often than Momentum. "))
+    text += "Final f: " + ", ".join(f"{name} {v['f']:.2g}" for name, v in n["final"].items()) + "."
+    return text
 
 
 def main(argv=None) -> dict[str, Any]:

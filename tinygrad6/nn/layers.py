@@ -61,41 +61,50 @@ class Tanh(Module):
 
 
 class Dropout(Module):
-    """Inverted dropout: in training, each unit is zeroed with probability p and the kept units are scaled by
-    1/(1-p); in eval it is the identity.
+    """Dropout after a layer: in training each unit is zeroed with probability p (m: 1 where kept, 0 where dropped).
 
-    The book's Dropout does not scale in training and multiplies by (1 - p) at test time instead. Both give
-    the same expected output; scaling during training leaves the test-time network untouched (PyTorch's way).
+        inverted=True (default, PyTorch's):  training  y = x * m / (1-p);   eval  y = x
+        inverted=False (the book's layer):   training  y = x * m;           eval  y = x * (1-p)
+
+    The two give the same network function, but not the same training. A book-form network behaves exactly like an
+    inverted one whose weights right after each Dropout are (1-p) times smaller; under plain SGD their gradient is
+    then 1/(1-p) times larger, so those weights learn with an effective learning rate (1-p)**2 times lower (0.64
+    for p = 0.2). The book's form therefore also slows learning down, which is much of what narrows the train/test
+    gap in the book's Figure 6-23 (`python -m tinygrad6.experiments.dropout` shows both).
 
     rng: a numpy Generator or an int seed (the layer keeps one generator, so successive calls draw new masks,
-    reproducibly), or None for tinygrad6's default generator (`tinygrad6.manual_seed`). The last mask drawn is
-    kept in `.mask` (1/(1-p) where kept, 0 where dropped), as the book's layer keeps it.
+    reproducibly), or None for tinygrad6's default generator (`tinygrad6.manual_seed`). Both forms draw the same
+    units from the same generator. The last mask drawn is kept in `.mask` (m / (1-p), or m for the book's form), as
+    the book's layer keeps it.
     """
 
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None, inverted: bool = True) -> None:
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout: p is the probability of dropping a unit and must be in [0, 1), got {p}")
-        self.p = p
+        self.p, self.inverted = p, inverted
         self.rng = None if rng is None else default_rng(rng)
         self.mask: np.ndarray | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0:
+        if self.p == 0:
             return x
-        self.mask = F.dropout_mask(x.shape, self.p, default_rng(self.rng), dtype=x.dtype)
-        return x * self.mask
+        if not self.training:
+            return x if self.inverted else (x * (1 - self.p)).named("out")
+        self.mask = F.dropout_mask(x.shape, self.p, default_rng(self.rng), dtype=x.dtype, inverted=self.inverted)
+        return (x * self.mask).named("out")
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}" + ("" if self.inverted else ", inverted=False")
 
 
 class BatchNorm1d(Module):
     """Batch Normalization over the batch axis of (N, num_features) inputs (chapter 6.3).
 
-    Training (batch statistics, from the engine's ops, so backward comes from the graph):
-        mu = mean(x, axis=0);  var = mean((x - mu)**2, axis=0)        (biased variance)
-        x_hat = (x - mu) / sqrt(var + eps);  y = gamma * x_hat + beta
+    Training (batch statistics, from the engine's ops, so backward comes from the graph; the intermediates carry
+    the book's names, so a drawn graph shows mu, xc, var, std, xn and out):
+        mu = mean(x, axis=0);  xc = x - mu;  var = mean(xc**2, axis=0)   (biased variance)
+        std = sqrt(var + eps);  xn = xc / std;  out = gamma * xn + beta
         running_mean = momentum * running_mean + (1 - momentum) * mu   (numpy, outside the graph)
         running_var  = momentum * running_var  + (1 - momentum) * var
     Eval: the same with running_mean and running_var in place of mu and var.
@@ -119,20 +128,20 @@ class BatchNorm1d(Module):
             raise ValueError(f"BatchNorm1d({self.num_features}): expected input of shape (N, {self.num_features}), "
                              f"got {x.shape}")
         if not self.training:
-            x_hat = (x - self.running_mean) / np.sqrt(self.running_var + self.eps)
-            return self.gamma * x_hat + self.beta
+            xn = ((x - self.running_mean) / np.sqrt(self.running_var + self.eps)).named("xn")
+            return (self.gamma * xn + self.beta).named("out")
         if x.shape[0] < 2:
             raise ValueError(f"BatchNorm1d: training needs more than one sample per batch to compute a variance, "
                              f"got shape {x.shape}; call .eval() to use the running statistics")
-        mu = x.mean(axis=0)
-        xc = x - mu
-        var = (xc * xc).mean(axis=0)
-        std = (var + self.eps).sqrt()
-        x_hat = xc / std
-        y = self.gamma * x_hat + self.beta
+        mu = x.mean(axis=0).named("mu")
+        xc = (x - mu).named("xc")
+        var = (xc * xc).mean(axis=0).named("var")
+        std = (var + self.eps).sqrt().named("std")
+        xn = (xc / std).named("xn")
+        out = (self.gamma * xn + self.beta).named("out")
         self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu.data
         self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var.data
-        return y
+        return out
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"

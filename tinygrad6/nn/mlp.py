@@ -26,6 +26,7 @@ class MLP(Sequential):
         weight_init_std=0.01). Each layer's n_in is its own input size; biases start at zero.
     batchnorm: insert BatchNorm1d after each hidden Linear (MultiLayerNetExtend's use_batchnorm).
     dropout: the drop probability of a Dropout after each hidden activation (0 = none).
+    dropout_inverted: the Dropout form (see `nn.Dropout`): True for PyTorch's inverted Dropout, False for the book's.
     rng: generator or seed for the weights and the dropout masks (None: tinygrad6's default generator).
 
     Layers are numbered in order, so MLP(2, [8], 3, batchnorm=True) has parameters 0.W, 0.b, 1.gamma, 1.beta,
@@ -34,7 +35,8 @@ class MLP(Sequential):
 
     def __init__(self, input_size: int, hidden_sizes: Sequence[int], output_size: int, activation: str = "relu",
                  weight_init: str | float = "auto", batchnorm: bool = False, dropout: float = 0.0,
-                 rng: np.random.Generator | int | None = None, dtype=np.float64) -> None:
+                 dropout_inverted: bool = True, rng: np.random.Generator | int | None = None,
+                 dtype=np.float64) -> None:
         if activation not in ACTIVATIONS:
             raise ValueError(f"MLP: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         rng = default_rng(rng) if rng is not None else None
@@ -47,7 +49,7 @@ class MLP(Sequential):
                 layers.append(BatchNorm1d(n_out, dtype=dtype))
             layers.append(ACTIVATIONS[activation]())
             if dropout > 0:
-                layers.append(Dropout(dropout, rng=rng))
+                layers.append(Dropout(dropout, rng=rng, inverted=dropout_inverted))
         layers.append(Linear(sizes[-2], sizes[-1], weight_init=choice, rng=rng, dtype=dtype))
         super().__init__(*layers)
         self.activation, self.weight_init, self.batchnorm, self.dropout = activation, weight_init, batchnorm, dropout

@@ -4,16 +4,20 @@
     viz.draw(loss)                                   # a graphviz.Digraph (shows inline in Jupyter)
     viz.render(loss, path="loss.svg", collapse=True) # .svg .png .pdf .dot; each layer as one box
     viz.backprop_html(loss, "backprop.html")         # one self-contained page: Next/Prev through backward
+    viz.stepper(loss)                                # the same page inline in Jupyter (.save(path) writes it)
     viz.trace(loss)                                  # the backward pass as a printed table
 
 graph.py   walk, draw, render (Graphviz)
 trace.py   trace: one row per backward step (shared with the page)
-html.py    backprop_html: the step-through page
+html.py    backprop_html, stepper: the step-through page (rule, both source lines, accumulation)
+
+Names are shown literally, never as markup or script. draw/render/backprop_html refuse graphs of more than
+MAX_OPS (2,000) ops, which Graphviz would need minutes for; the error says how to collapse, cut or lift the limit.
 """
 
-from .graph import GraphModel, GraphvizNotFoundError, dot_available, draw, render, walk
-from .html import backprop_html
+from .graph import MAX_OPS, GraphModel, GraphvizNotFoundError, dot_available, draw, render, walk
+from .html import Stepper, backprop_html, stepper
 from .trace import TraceRow, format_trace, trace
 
-__all__ = ["GraphModel", "GraphvizNotFoundError", "TraceRow", "backprop_html", "dot_available", "draw",
-           "format_trace", "render", "trace", "walk"]
+__all__ = ["MAX_OPS", "GraphModel", "GraphvizNotFoundError", "Stepper", "TraceRow", "backprop_html", "dot_available",
+           "draw", "format_trace", "render", "stepper", "trace", "walk"]

@@ -1,0 +1,43 @@
+"""Big graphs in `tinygrad6.viz`: how long a long chain of `x = x * 0.5 + 1.0` takes to become DOT text (`draw`) and a
+backward trace (`trace`), which must stay linear, and how long Graphviz's `dot` takes to lay out a chain as big as
+`viz.graph.MAX_OPS` (superlinear; the reason for that limit)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import numpy as np
+
+from tinygrad6 import Tensor, viz
+
+
+def chain(n_ops: int) -> Tensor:
+    """x = x * 0.5 + 1.0 repeated until the graph has `n_ops` ops (two per repetition, and two constants)."""
+    x = Tensor(np.ones(1), requires_grad=True)
+    for _ in range(n_ops // 2):
+        x = x * 0.5 + 1.0
+    return x
+
+
+def dot_text_and_trace(n_ops: int) -> tuple[float, float]:
+    """Seconds to build the DOT text (values shown, no size limit) and the trace of an `n_ops` chain."""
+    y = chain(n_ops)
+    t0 = time.perf_counter()
+    source = viz.draw(y, max_ops=None).source
+    assert source.startswith("digraph")
+    t1 = time.perf_counter()
+    viz.trace(y, grad=np.ones(1), quiet=True)
+    return t1 - t0, time.perf_counter() - t1
+
+
+def dot_layout(n_ops: int) -> float | None:
+    """Seconds `dot -Tsvg` takes on the drawing of an `n_ops` chain; None without Graphviz."""
+    program = shutil.which("dot")
+    if program is None:
+        return None
+    source = viz.draw(chain(n_ops), max_ops=None).source.encode("utf-8")
+    t0 = time.perf_counter()
+    subprocess.run([program, "-Tsvg"], input=source, capture_output=True, check=True, timeout=600)
+    return time.perf_counter() - t0
