@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,6 @@ import tinygrad6
 from tinygrad6 import Tensor, viz
 
 needs_dot = pytest.mark.skipif(not viz.dot_available(), reason="Graphviz `dot` is not installed")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 pytestmark = needs_dot
 
@@ -121,20 +117,6 @@ def test_large_tensors_get_a_summary_not_every_value(tmp_path):
 
 
 # -- in a real browser ----------------------------------------------------------------------------------------
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Exception as e:  # a Chromium that cannot start here is an environment problem, not a failure
-            pytest.skip(f"chromium could not start: {e}")
-        yield b
-        b.close()
-
-
 def test_browser_steps_through_every_op_to_the_leaf_gradients(browser, tmp_path):
     loss, (x, gamma, beta) = batchnorm_loss(source=True)
     path = viz.backprop_html(loss, tmp_path / "bp.html")

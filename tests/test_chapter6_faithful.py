@@ -21,11 +21,6 @@ def _one_blas_thread():
         yield
 
 
-@pytest.fixture(scope="module")
-def digits() -> common.Data:
-    return common.load_data("digits")
-
-
 # -- Dropout, the book's form -------------------------------------------------------------------------------------
 def test_the_book_form_masks_in_training_and_scales_by_1_minus_p_at_test():
     x = Tensor(np.random.default_rng(0).normal(size=(6, 40)))

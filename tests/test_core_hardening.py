@@ -128,6 +128,14 @@ def test_equality_is_elementwise_and_hashing_by_identity():
 
 
 # -- modes as decorators: one context per call, threads and generators ----------------------------------------
+def _in_threads(run, n: int) -> None:
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 @pytest.mark.parametrize("mode, var, inside", [
     (no_grad, None, False),
     (detect_anomaly, _anomaly, True),
@@ -151,11 +159,7 @@ def test_a_decorated_function_is_safe_in_eight_threads(mode, var, inside):
         except Exception as e:  # collected, so the main thread sees it
             errors.append(e)
 
-    threads = [threading.Thread(target=run) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(run, 8)
     assert errors == []
     assert outside == [not inside] * 8  # every thread got its mode back
 
@@ -176,11 +180,7 @@ def test_a_decorated_scope_is_safe_in_threads():
         except Exception as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=run) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(run, 8)
     assert errors == [] and results == [(("Layer",), ())] * 8
 
 

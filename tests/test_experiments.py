@@ -29,11 +29,6 @@ def _one_blas_thread():
         yield
 
 
-@pytest.fixture(scope="module")
-def digits() -> common.Data:
-    return common.load_data("digits")
-
-
 def read_png(path):
     from matplotlib.image import imread
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -22,9 +21,6 @@ import tinygrad6
 from tinygrad6 import Tensor, nn, viz
 
 pytestmark = pytest.mark.skipif(not viz.dot_available(), reason="Graphviz `dot` is not installed")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 def bn_layer_loss(seed: int = 0):
@@ -147,20 +143,6 @@ def test_stepper_shows_inline_as_a_sandboxed_iframe_and_saves_the_same_page(tmp_
 
 
 # -- in a real browser ----------------------------------------------------------------------------------------
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Exception as e:  # a Chromium that cannot start here is an environment problem, not a failure
-            pytest.skip(f"chromium could not start: {e}")
-        yield b
-        b.close()
-
-
 def open_page(browser, path: Path, width: int = 1400, height: int = 900):
     context = browser.new_context(viewport={"width": width, "height": height})
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "about:"))

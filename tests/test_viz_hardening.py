@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from test_backprop_html import browser, page_data  # noqa: F401  (browser is a fixture)
+from test_backprop_html import page_data
 
 import tinygrad6
 from tinygrad6 import Tensor, nn, viz
@@ -197,7 +197,7 @@ def test_page_keeps_hostile_names_and_title_as_text(tmp_path):
 
 @needs_dot
 @pytest.mark.parametrize("names, scopes", [(PAYLOADS[:1], False), (PAYLOADS, True)], ids=["one-name", "all"])
-def test_browser_runs_no_payload_and_every_button_works(browser, tmp_path, names, scopes):  # noqa: F811
+def test_browser_runs_no_payload_and_every_button_works(browser, tmp_path, names, scopes):
     # one payload alone ran on the old page (later ones, like <!--, broke it in other ways)
     title = "__DATA__ <img src=x onerror=window.__pwned=2> __SVG__"
     loss = hostile_loss(names, scopes)
