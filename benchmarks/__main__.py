@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick]`: pin BLAS to one thread before numpy is imported, then run the suite."""
+"""`python -m benchmarks [--quick | --smoke]`: pin BLAS to one thread before numpy is imported, then run the suite."""
 
 import os
 

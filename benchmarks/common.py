@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .allocator import keep_freed_memory
+
 SIZES = (784, 100, 100, 100, 100, 100, 10)  # the chapter's 784-100x5-10 network
 BATCH = 100
 LR = 0.1
@@ -21,12 +23,10 @@ N_BATCHES = 8  # steps cycle through this many fixed batches
 
 def pin_allocator() -> str:
     """Keep glibc's malloc from handing freed memory back to the system, for every contender alike (see
-    `tinygrad6.system.keep_freed_memory`). Otherwise a step pays a page fault per 4 KB of its arrays (about 0.5 ms
+    `benchmarks.allocator.keep_freed_memory`). Otherwise a step pays a page fault per 4 KB of its arrays (about 0.5 ms
     per MLP step here) or not, depending on how much the contender that ran before it freed; with the allocator
     pinned, the ratios measure the arithmetic and the graph, as pinning BLAS to one thread does for threads.
     Returns a line for the report's header."""
-    from tinygrad6.system import keep_freed_memory
-
     if keep_freed_memory():
         return "glibc malloc pinned (keeps freed memory), so no contender pays page faults the others do not"
     return "malloc not pinned (not glibc): the ratios may include page faults"

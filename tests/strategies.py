@@ -160,3 +160,18 @@ def central_difference(f: Callable[..., np.ndarray], arrays_: Sequence[np.ndarra
             g[i] = (up - down) / (2 * eps)
         grads.append(g)
     return grads
+
+
+# -- kinks, ties and permutations that the strategies above keep away from ---------------------------------------
+def non_involutions(ndim: int) -> st.SearchStrategy:
+    """Permutations of range(ndim) (ndim >= 3) that differ from their own inverse, such as the 3-cycle (1, 2, 0): a
+    transpose whose backward applied the permutation instead of its inverse would pass on every other one."""
+    if ndim < 3:
+        raise ValueError(f"non_involutions: every permutation of {ndim} axes is its own inverse; use ndim >= 3")
+    return permutations(ndim).filter(lambda p: tuple(np.argsort(p).tolist()) != p)
+
+
+def grid_arrays(shape: tuple[int, ...], points: Sequence[float]) -> st.SearchStrategy:
+    """float64 arrays of `shape` whose values are drawn from `points` only: put values exactly on a kink (relu and
+    abs at 0, clip's bounds) or make ties (maximum, max), which the strategies above avoid on purpose."""
+    return hnp.arrays(np.float64, shape, elements=st.sampled_from([float(p) for p in points]))

@@ -280,3 +280,16 @@ def test_a_parameter_keeps_its_shape_and_dtype():
     with pytest.raises(ValueError, match=r"dtype float32.*dtype float64"):
         W.data = np.zeros((2, 3), dtype=np.float32)
     np.testing.assert_array_equal(W.data, np.full((2, 3), 0.5))  # unchanged by the refused writes
+
+
+def test_an_op_run_without_recording_still_has_every_attribute():
+    from tinygrad6.ops import Mul
+
+    op = Mul()
+    assert (op.inputs, op.output, op.scope, op.location, op.source, op.saved, op.released) == (
+        (), None, (), None, None, None, False)
+    assert repr(op) == "<mul() on >"
+    x = Tensor([1.0], requires_grad=True)
+    with no_grad():
+        y = x * 2.0
+    assert y.creator is None  # nothing recorded, and nothing to look at that would raise

@@ -1,26 +1,26 @@
 """The chapter-6 experiments and the tour: every experiment's --quick run writes a PNG and a JSON whose numbers show
 the chapter's lesson; the shared command line picks and describes its data; the tour writes one page with all of
 it. Everything runs in-process on scikit-learn's digits (no network), except the checks of the docs' conclusions on
-the shared MNIST test set (../shared/data/mnist or $TINYGRAD6_TEST_MNIST), which skip when it is absent."""
+the shared MNIST test set (../shared/data/mnist or $TINYGRAD6_TEST_MNIST), which skip when it is absent and the
+variable is not set (`test_datasets.mnist_skip_reason`)."""
 
 from __future__ import annotations
 
+import ast
 import json
-import os
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_datasets import fake_mnist
+from test_datasets import MNIST_DIR, fake_mnist, needs_mnist
 
-from tinygrad6 import experiments, tour, viz
+from tinygrad6 import experiments, nn, optim, tour, viz
 from tinygrad6.experiments import common
+from tinygrad6.train import Trainer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-MNIST_DIR = Path(os.environ.get("TINYGRAD6_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared/data/mnist"))
-needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
-                                 reason=f"the MNIST test set is not in {MNIST_DIR}")
 
 
 @pytest.fixture(autouse=True)
@@ -235,6 +235,76 @@ def test_smooth_curve_keeps_length_and_removes_noise():
     assert s.shape == y.shape
     assert np.std(np.diff(s)) < 0.3 * np.std(np.diff(y))
     np.testing.assert_allclose(common.smooth_curve(np.full(50, 3.0)), 3.0)
+
+
+class RecordingBars:
+    """A stand-in for the tqdm module: records every bar made, its options, updates and whether it was closed."""
+
+    def __init__(self) -> None:
+        self.bars: list[RecordingBars.Bar] = []
+        outer = self
+
+        class Bar:
+            def __init__(self, **options) -> None:
+                self.options, self.n, self.closed = options, 0, False
+                outer.bars.append(self)
+
+            def update(self, k: int = 1) -> None:
+                self.n += k
+
+            def set_postfix(self, values) -> None:
+                pass
+
+            def close(self) -> None:
+                self.closed = True
+
+        self.tqdm = Bar
+
+
+def test_progress_bars_come_from_one_helper_and_are_closed_on_errors(monkeypatch):
+    fake = RecordingBars()
+    monkeypatch.setitem(sys.modules, "tqdm", fake)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    x = np.random.default_rng(0).standard_normal((40, 2))
+    t = np.arange(40) % 2
+    model = nn.MLP(2, [3], 2, rng=0)
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, t), epochs=1, batch_size=10, verbose=True)
+    trainer.fit()
+    common.lockstep({"a": trainer}, x, t, iters=3, batch_size=10, seed=0, desc="lockstep")
+    assert [(bar.options["total"], bar.n, bar.closed) for bar in fake.bars] == [(4, 4, True), (3, 3, True)]
+
+    def broken(x, t):
+        raise RuntimeError("a step that fails")
+
+    trainer.step = broken
+    for train in (trainer.fit, lambda: common.lockstep({"a": trainer}, x, t, 3, 10, seed=0, desc="lockstep")):
+        with pytest.raises(RuntimeError, match="a step that fails"):
+            train()
+        assert fake.bars[-1].closed  # no bar left drawn under the traceback
+    assert len(fake.bars) == 4
+
+
+def test_without_tqdm_training_draws_no_bar(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # tqdm (the `examples` extra) missing
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    x, t = np.random.default_rng(0).standard_normal((20, 2)), np.arange(20) % 2
+    model = nn.MLP(2, [3], 2, rng=0)
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, t), epochs=1, batch_size=10, verbose=True)
+    trainer.fit()
+    common.lockstep({"a": trainer}, x, t, iters=2, batch_size=10, seed=0, desc="lockstep")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_experiments_call_their_settings_settings():
+    # `s` for the settings in every experiment made a reader look up what `s` was; no function of the experiments
+    # has a parameter or a variable named `s` any more
+    folder = Path(common.__file__).parent
+    short = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.arg) and node.arg == "s" or isinstance(node, ast.Name) and node.id == "s":
+                short.append(f"{path.name}:{node.lineno}")
+    assert short == []
 
 
 # -- the tour -----------------------------------------------------------------------------------------------------

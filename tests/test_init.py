@@ -56,7 +56,29 @@ def test_weight_init_choices():
     assert init.resolve(0.01) == 0.01
     assert init.std_of("auto", 50, "relu") == np.sqrt(2 / 50)
     assert init.std_of("xavier", 50) == np.sqrt(1 / 50)
+    assert init.std_of(0.01, 50) == 0.01
     with pytest.raises(ValueError, match="weight_init"):
         init.resolve("lecun")
     with pytest.raises(ValueError, match="unknown activation"):
         init.resolve("auto", "softplus")
+
+
+def test_one_std_of_with_one_meaning():
+    # the std of a `weight_init` argument for n_in inputs, for the layers and the activation histograms alike: the
+    # experiment's labels name weight_init arguments instead of a second std_of of its own; and no unused
+    # init.weight beside it
+    from tinygrad6.experiments import activation_histograms
+
+    assert not hasattr(activation_histograms, "std_of") and not hasattr(init, "weight")
+    stds = {label: init.std_of(choice, 100) for label, choice in activation_histograms.INITS.items()}
+    assert stds == {"std=1": 1.0, "std=0.01": 0.01, "Xavier": np.sqrt(1 / 100), "He": np.sqrt(2 / 100)}
+
+
+@pytest.mark.parametrize("shape, fan_in", [(7, 7), ((7,), 7), ([7, 3], 7), (np.int64(7), 7), ((7, 3, 2), 7)])
+def test_a_shape_is_an_int_or_a_sequence(shape, fan_in):
+    W = init.he(shape, rng=0)
+    assert W.shape == np.empty(shape).shape
+    assert init.he_uniform(shape, rng=0).shape == W.shape == init.zeros(shape).shape
+    np.testing.assert_array_equal(W, init.normal(shape, np.sqrt(2 / fan_in), rng=0))
+    with pytest.raises(ValueError, match=r"fan-in"):
+        init.he((0, 3))

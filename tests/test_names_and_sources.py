@@ -151,13 +151,13 @@ def test_standard_library_frames_are_never_the_user_line():
 
 def test_package_location_decides_what_is_library():
     # the experiments live inside the package: their lines are library lines, not user lines
-    from tinygrad6 import modes
+    from tinygrad6 import locations
 
-    assert modes._kind(os.path.join(os.path.dirname(tinygrad6.__file__), "experiments", "dropout.py")) == "library"
-    assert modes._kind(LAYERS) == "library"
-    assert modes._kind(inspect.getsourcefile(tinygrad6.Tensor)) == "core"
-    assert modes._kind(contextlib.__file__) == "stdlib"
-    assert modes._kind(HERE) == "user"
+    assert locations._kind(os.path.join(os.path.dirname(tinygrad6.__file__), "experiments", "dropout.py")) == "library"
+    assert locations._kind(LAYERS) == "library"
+    assert locations._kind(inspect.getsourcefile(tinygrad6.Tensor)) == "core"
+    assert locations._kind(contextlib.__file__) == "stdlib"
+    assert locations._kind(HERE) == "user"
 
 
 def test_anomaly_names_both_locations():

@@ -251,8 +251,20 @@ def test_dropout_eval_is_the_identity_and_seeds_reproduce_masks():
     np.testing.assert_array_equal(a, nn.Dropout(0.5)(x).data)
     drop.eval()
     assert drop(x) is x
-    with pytest.raises(ValueError, match="p is the probability"):
-        nn.Dropout(1.0)
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5, -0.1])
+def test_dropout_p_is_checked_once_with_one_message(p):
+    # PyTorch refuses a bad p when the layer is made, and in F.dropout even when not training; one check
+    # (F.check_dropout_p), one message
+    with pytest.raises(ValueError) as layer:
+        nn.Dropout(p)
+    with pytest.raises(ValueError) as functional:
+        F.dropout_mask((2, 3), p, np.random.default_rng(0))
+    with pytest.raises(ValueError) as not_training:
+        F.dropout(Tensor(np.ones(3)), p, training=False)
+    message = f"dropout: p must be in [0, 1), got {p}"
+    assert str(layer.value) == str(functional.value) == str(not_training.value) == message
 
 
 # -- MLP, initial weights, l2_penalty --------------------------------------------------------------------------------
@@ -268,7 +280,7 @@ def test_mlp_layer_order_matches_multilayernet_extend():
         nn.MLP(2, [4], 3, activation="softplus")
 
 
-@pytest.mark.parametrize("activation, weight_init, std_of_n_in", [
+@pytest.mark.parametrize("activation, weight_init, expected_std", [
     ("relu", "auto", lambda n: np.sqrt(2 / n)),
     ("sigmoid", "auto", lambda n: np.sqrt(1 / n)),
     ("tanh", "auto", lambda n: np.sqrt(1 / n)),
@@ -276,10 +288,10 @@ def test_mlp_layer_order_matches_multilayernet_extend():
     ("relu", "sigmoid", lambda n: np.sqrt(1 / n)),
     ("relu", 0.01, lambda n: 0.01),
 ])
-def test_mlp_weight_init_choices(activation, weight_init, std_of_n_in):
+def test_mlp_weight_init_choices(activation, weight_init, expected_std):
     model = nn.MLP(300, [200], 100, activation=activation, weight_init=weight_init, rng=0)
     for layer in model.linears:
-        assert abs(layer.W.data.std() / std_of_n_in(layer.in_features) - 1) < 0.05
+        assert abs(layer.W.data.std() / expected_std(layer.in_features) - 1) < 0.05
         np.testing.assert_array_equal(layer.b.data, 0)
 
 

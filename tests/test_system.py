@@ -1,20 +1,24 @@
-"""tinygrad6.system: the opt-in allocator setting. Checked by counting page faults, not by timing."""
+"""benchmarks.allocator: the allocator setting the benchmark pins for every contender (a process-wide choice, so it
+lives outside the library: docs/speed.md). Checked by counting page faults, not by timing."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from tinygrad6.system import keep_freed_memory
+from benchmarks.allocator import keep_freed_memory
 
+ROOT = Path(__file__).resolve().parents[1]
 FAULTS = textwrap.dedent("""
     import resource, sys
     import numpy as np
     if sys.argv[1] == "keep":
-        from tinygrad6.system import keep_freed_memory
+        from benchmarks.allocator import keep_freed_memory
         assert keep_freed_memory()
     def faults():
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -31,7 +35,7 @@ FAULTS = textwrap.dedent("""
 
 
 def faults_per_cycle(mode: str) -> float:
-    out = subprocess.run([sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True, cwd=ROOT)
     return float(out.stdout)
 
 
@@ -47,3 +51,11 @@ def test_returns_a_bool_and_can_be_called_twice():
     assert isinstance(first, bool) and first == second
     if sys.platform.startswith("linux"):
         assert first  # glibc here
+
+
+def test_the_library_leaves_the_allocator_alone():
+    # a glibc mallopt through ctypes is a program's choice, not the library's: it is not in the package, and the
+    # tour and the experiments do not call it
+    assert importlib.util.find_spec("tinygrad6.system") is None
+    package = ROOT / "tinygrad6"
+    assert [str(p) for p in package.rglob("*.py") if "mallopt" in p.read_text() or "keep_freed" in p.read_text()] == []

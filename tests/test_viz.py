@@ -121,7 +121,7 @@ def test_show_controls_the_label_lines():
     bare = labels(viz.draw(y, show=(), legend=False).source)
     assert "[1., 2., 3.]" not in bare and "float64" not in bare and "grad" not in bare
     big = labels(viz.draw(Tensor(np.arange(100.0), requires_grad=True).sum()).source)
-    assert "mean 49.5  std 28.9\\nmin 0  max 99" in big  # a summary, not 100 values
+    assert "<mean=49.5 std=28.87\\nmin=0 max=99>" in big  # a summary, not 100 values
 
 
 def test_grad_not_computed_before_backward_and_values_after():
@@ -411,7 +411,7 @@ def test_mlp_example_renders_with_and_without_values(tmp_path):
     _, shapes_only = parse_svg(tmp_path / "mlp_shapes.svg")
     texts = [t for _, _, ts, _ in with_values for t in ts]
     assert any(t.startswith("grad ") for t in texts)  # drawn after backward: W1's gradient summary
-    assert not any(t.startswith(("grad", "mean ")) for _, _, ts, _ in shapes_only for t in ts)
+    assert not any(t.startswith(("grad", "<mean=")) for _, _, ts, _ in shapes_only for t in ts)
     assert sorted(ts[0] for _, c, ts, _ in with_values if "leaf" in c) == ["W1", "W2", "b1", "b2"]  # Tensors
 
 
@@ -564,3 +564,106 @@ def test_a_name_shared_by_several_tensors_is_numbered_from_its_second_use():
     assert [model.label(t) for t in outs] == ["h#2", "h#3"]
     assert len({model.label(t) for t in model.tensors if model.role(t) != "const"}) == len(
         [t for t in model.tensors if model.role(t) != "const"])
+
+
+# -- one place for each idea ----------------------------------------------------------------------------------
+PAGE_FILES = ("stepper.html", "stepper.css", "stepper.js")
+
+
+def test_the_page_is_built_from_package_data_files(tmp_path):
+    """The page's HTML, CSS and JS are files a web developer can open, found through importlib.resources (so also
+    in an installed wheel), and html.py holds none of their text."""
+    from importlib.resources import files
+
+    page_dir = files("tinygrad6.viz").joinpath("page")
+    texts = {name: page_dir.joinpath(name).read_text(encoding="utf-8") for name in PAGE_FILES}
+    assert texts["stepper.html"].lstrip().startswith("<!DOCTYPE html>")
+    assert {"__TITLE__", "__CSS__", "__SVG__", "__DATA__", "__JS__"} <= set(re.findall(r"__[A-Z]+__",
+                                                                                         texts["stepper.html"]))
+    if viz.dot_available():
+        page = viz.stepper(batchnorm_loss()[0]).html
+        assert texts["stepper.css"] in page and texts["stepper.js"] in page
+    source = (REPO / "tinygrad6" / "viz" / "html.py").read_text(encoding="utf-8")
+    assert "<!DOCTYPE" not in source and "addEventListener" not in source and "border-collapse" not in source
+
+
+def test_pyproject_package_data_ships_every_page_file():
+    """A non-editable install gets only the package data pyproject.toml declares: its globs must match every file of
+    tinygrad6/viz/page/ (and each glob at least one), or the installed stepper would fail to find its template."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["tinygrad6.viz"]
+    viz_dir = REPO / "tinygrad6" / "viz"
+    shipped = sorted(p.relative_to(viz_dir).as_posix() for p in (viz_dir / "page").iterdir() if p.is_file())
+    assert sorted(f"page/{name}" for name in PAGE_FILES) == shipped
+    for name in shipped:
+        assert any(fnmatch.fnmatch(name, g) for g in globs), f"{name} is not matched by package-data {globs}"
+    for g in globs:
+        assert any(fnmatch.fnmatch(name, g) for name in shipped), f"package-data glob {g!r} matches no file"
+
+
+def test_viz_modules_import_only_public_names():
+    """No viz module reaches into another module's private names (html.py used graph._digraph)."""
+    import ast
+
+    for path in sorted((REPO / "tinygrad6" / "viz").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("tinygrad6")):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports private {private} from {node.module}"
+
+
+def test_missing_graphviz_package_says_how_to_install_it():
+    """`import tinygrad6` works without the graphviz package; `from tinygrad6 import viz` says what to install."""
+    code = ("import sys\n"
+            "sys.modules['graphviz'] = None  # as if the package were not installed\n"
+            "import tinygrad6\n"
+            "y = (tinygrad6.Tensor([1.0], requires_grad=True) * 2.0).sum()\n"
+            "try:\n"
+            "    from tinygrad6 import viz\n"
+            "except ImportError as e:\n"
+            "    print(type(e).__name__, e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "pip install graphviz" in done.stdout
+    assert "apt-get install graphviz" in done.stdout and "brew install graphviz" in done.stdout
+    assert "conda install" in done.stdout
+
+
+def test_value_lines_are_the_core_preview_wrapped_to_a_narrow_node():
+    from tinygrad6.tensor import preview
+    from tinygrad6.viz.graph import LABEL_WIDTH, value_lines
+
+    arrays = [np.arange(100.0), np.array(2.5), np.arange(6.0), np.linspace(-1e5, 1e5, 7), np.zeros((0, 3)),
+              np.array(["a", "b"]), np.full(50, np.nan)]
+    for a in arrays:
+        lines = value_lines(a)
+        assert " ".join(lines) == preview(a, max_chars=48)
+        assert all(len(line) <= LABEL_WIDTH for line in lines) or len(lines) == 1
+
+
+def test_replay_leaves_the_seed_checks_to_backward_steps():
+    """trace and the page refuse what backward() refuses, with the same message: one check, in backward_steps."""
+    no_grad = Tensor([1.0, 2.0]).sum()
+    vector = Tensor([1.0, 2.0], requires_grad=True) * 2.0
+    for loss in (no_grad, vector):
+        with pytest.raises(RuntimeError) as from_backward:
+            loss.backward()
+        with pytest.raises(RuntimeError) as from_trace:
+            viz.trace(loss, quiet=True)
+        assert str(from_trace.value) == str(from_backward.value)
+
+
+def test_trace_and_page_give_the_same_gradient_norms():
+    from tinygrad6.viz.html import page_data
+    from tinygrad6.viz.trace import replay_backward
+
+    loss, _ = batchnorm_loss()
+    rows = viz.trace(loss, quiet=True)
+    records = page_data(replay_backward(loss))["steps"]
+    for row, record in zip(rows, records, strict=True):
+        assert row.grad_output_norm == record["grad_output"]["norm"]
+        assert row.grad_input_norms == [None if x["grad"] is None else x["grad"]["norm"] for x in record["inputs"]]

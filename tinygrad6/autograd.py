@@ -49,19 +49,46 @@ class BackwardStep:
 def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike | None] | None = None, *,
                    retain_graph: bool | None = None, create_graph: bool = False,
                    inputs: Sequence[Tensor] | None = None) -> Iterator[BackwardStep]:
-    """Backpropagate from `outputs`, yielding one `BackwardStep` per op.
+    """Backpropagate from `outputs`, yielding one `BackwardStep` per op. Without `inputs`, gradients of leaves (and
+    of tensors that retain grad) are added to their `.grad`; with `inputs`, no `.grad` is touched and the generator
+    returns the gradients of `inputs` as a list (its StopIteration's value: `drain` or `tinygrad6.grad` get it)."""
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    sink = GradientSink(inputs)
+    pending = count_consumers(outputs)  # 1. how many gradients each tensor waits for
+    grads: dict[int, Tensor] = {}  # each tensor's running sum of the gradients received so far
+    for t, seed in zip(outputs, _seeds(outputs, grad_outputs)):  # 2. seed the outputs
+        grads[id(t)] = grads[id(t)] + seed if id(t) in grads else seed
+    ready = [(t, sink.finalize(t, grads.pop(id(t)))) for t in outputs if id(t) in grads and not pending.get(id(t))]
+    index = 0
+    while ready:  # 3. run the rule of each op whose output's gradient is complete
+        y, gy = ready.pop()
+        op = y.creator
+        if op is None:
+            continue
+        _check_usable(op)
+        sent, finalized = [], []
+        for x, gx in zip(op.inputs, run_rule(op, gy, create_graph)):
+            gx = _fit(op, x, gx) if x.requires_grad else None  # broadcasting undone, once, here for every op
+            sent.append(gx)
+            if not x.requires_grad:
+                continue
+            if gx is not None:  # accumulate
+                grads[id(x)] = grads[id(x)] + gx if id(x) in grads else gx
+            pending[id(x)] -= 1
+            if pending[id(x)] == 0:  # every consumer has sent its share: x's gradient is final
+                total = grads.pop(id(x)) if id(x) in grads else Tensor._wrap(np.zeros_like(x._data))
+                finalized.append((x, sink.finalize(x, total)))
+                ready.append(finalized[-1])
+        if not retain_graph:
+            op.release()
+        yield BackwardStep(index, op, gy, tuple(sent), tuple(finalized))
+        index += 1
+    return sink.results()
 
-    Without `inputs`, gradients of leaves (and of tensors that retain grad) are added to their `.grad`.
-    With `inputs`, no `.grad` is touched: the generator returns the gradients of `inputs` as a list (the value of
-    its final StopIteration; `tinygrad6.grad` collects it for you).
-    """
-    if retain_graph is None:
-        retain_graph = create_graph
-    seeds = _seeds(outputs, grad_outputs)
-    given = {_owner(s._data) for s in seeds}  # arrays already handed out: a .grad must not share them
-    captured: dict[int, Tensor | None] | None = None if inputs is None else {id(t): None for t in inputs}
 
-    # 1. count, for every tensor in the graph, the ops that will send it a gradient
+def count_consumers(outputs: Sequence[Tensor]) -> dict[int, int]:
+    """For every tensor behind `outputs` that requires grad (by id): how many gradients it will receive, one per
+    (op, input slot) that uses it. Each op is visited once, without recursion."""
     pending: dict[int, int] = {}
     seen: set[int] = set()
     stack = [t.creator for t in outputs if t.creator is not None]
@@ -75,65 +102,49 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
                 pending[id(x)] = pending.get(id(x), 0) + 1
                 if x.creator is not None:
                     stack.append(x.creator)
+    return pending
 
-    # 2. seed the outputs; those that no other output depends on are complete already
-    grads: dict[int, Tensor] = {}
-    for t, seed in zip(outputs, seeds):
-        grads[id(t)] = grads[id(t)] + seed if id(t) in grads else seed
-    ready: list[tuple[Tensor, Tensor]] = []
-    for t in outputs:
-        if pending.get(id(t), 0) == 0 and id(t) in grads:
-            g = _finalize(t, grads.pop(id(t)), captured, given)
-            if t.creator is not None:
-                ready.append((t, g))
 
-    # 3. run each op once its output's gradient is complete
-    anomaly = modes._anomaly.get()
-    index = 0
-    while ready:
-        y, gy = ready.pop()
-        op = y.creator
-        if op.released or op.changed():
-            _check_usable(op)  # raises, saying what happened
-        gxs = run_rule(op, gy, create_graph)
-        sent: list[Tensor | None] = []
-        finalized: list[tuple[Tensor, Tensor]] = []
-        for x, gx in zip(op.inputs, gxs):
-            if not x.requires_grad:
-                sent.append(None)
-                continue
-            if gx is not None:
-                if gx._data.shape != x._data.shape:
-                    gx = gx.sum_to(x.shape)  # undo broadcasting, once, here for every op
-                if gx._data.dtype is not x._data.dtype and gx._data.dtype != x._data.dtype:
-                    gx = gx.astype(x.dtype)
-                if anomaly:
-                    op.check_finite("backward", gx._data, op.inputs)
-            sent.append(gx)
-            key = id(x)
-            total = grads.pop(key, None)  # the sum of what x received before
-            if gx is not None:
-                total = gx if total is None else total + gx
-            left = pending[key] - 1
-            pending[key] = left
-            if left:  # more to come: keep the running sum
-                if total is not None:
-                    grads[key] = total
-                continue
-            if total is None:  # every consumer sent None: the gradient is zero
-                total = Tensor._wrap(np.zeros_like(x._data))
-            if x.creator is None or x._hooks or x._retains_grad or captured is not None:
-                total = _finalize(x, total, captured, given)
-            finalized.append((x, total))
-            if x.creator is not None:
-                ready.append((x, total))
-        if not retain_graph:
-            op.saved = None
-            op.released = True
-        yield BackwardStep(index, op, gy, tuple(sent), tuple(finalized))
-        index += 1
-    if captured is not None:
-        return [captured[id(t)] for t in inputs]
+def _fit(op: Op, x: Tensor, gx: Tensor | None) -> Tensor | None:
+    """The gradient op's rule sent to input x, summed back to x's shape (a rule may return the broadcast shape)
+    and cast to x's dtype; under detect_anomaly, checked for NaN and inf."""
+    if gx is None:
+        return None
+    if gx.shape != x.shape:
+        gx = gx.sum_to(x.shape)
+    if gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)
+    if modes._anomaly.get():
+        op.check_finite("backward", gx._data, op.inputs)
+    return gx
+
+
+class GradientSink:
+    """Where complete gradients go: into `.grad` of leaves and of tensors that retain grad (`backward()`), or, when
+    `inputs` are given (`tinygrad6.grad`), to a list of the gradients of those inputs only."""
+
+    def __init__(self, inputs: Sequence[Tensor] | None) -> None:
+        self.inputs = inputs
+        self.found: dict[int, Tensor | None] | None = None if inputs is None else {id(t): None for t in inputs}
+
+    def finalize(self, t: Tensor, g: Tensor) -> Tensor:
+        """The gradient g of t is complete: run t's hooks (one may replace g), then store g where it belongs."""
+        for hook in list(t._hooks.values()) if t._hooks else ():
+            replaced = hook(g)
+            if replaced is not None:
+                g = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+        if self.found is not None:
+            if id(t) in self.found:
+                self.found[id(t)] = g
+        elif t.creator is None or t._retains_grad:
+            # .grad gets an array of its own (optimizers and users update it in place; g may be shared with other
+            # tensors or be the caller's seed), except under create_graph, where it is the recorded tensor itself
+            own = g if g.requires_grad else Tensor._wrap(np.array(g._data))
+            t.grad = own if t.grad is None else t.grad + g
+        return g
+
+    def results(self) -> list[Tensor | None] | None:
+        return None if self.found is None else [self.found[id(t)] for t in self.inputs]
 
 
 def run_rule(op: Op, gy: Tensor, create_graph: bool = False) -> tuple[Tensor | None, ...]:
@@ -143,17 +154,31 @@ def run_rule(op: Op, gy: Tensor, create_graph: bool = False) -> tuple[Tensor | N
     backward graph groups them like the forward ops). They are not checked one by one by detect_anomaly: a NaN
     they make is reported by the loop as this op's. To stop at one op in a debugger:
     `b tinygrad6.autograd.run_rule, op.name == "sqrt"`."""
-    rule_modes = _rule_modes(op, create_graph)
+    rule_modes = RuleModes(op, create_graph)  # (its own line: a breakpoint on run_rule stops once per op)
     with rule_modes:
         gxs = op.backward(gy)
     return gxs if type(gxs) is tuple else (gxs,)
 
 
-def _rule_modes(op: Op, create_graph: bool) -> modes._Mode:
-    settings = {modes._grad_enabled: create_graph, modes._anomaly: False}
-    if create_graph:
-        settings[modes._scope] = op.scope
-    return modes._Mode(settings)
+class RuleModes:
+    """The modes a backward rule runs under: grad mode on only under create_graph (then also the op's scope),
+    detect_anomaly off (the loop checks what the rule returns). One small class: entered once per op."""
+
+    __slots__ = ("create_graph", "scope", "tokens")
+
+    def __init__(self, op: Op, create_graph: bool) -> None:
+        self.create_graph, self.scope = create_graph, op.scope
+
+    def __enter__(self) -> None:
+        self.tokens = (modes._grad_enabled.set(self.create_graph), modes._anomaly.set(False),
+                       modes._scope.set(self.scope) if self.create_graph else None)
+
+    def __exit__(self, *exc) -> None:
+        grad_mode, anomaly, scope = self.tokens
+        modes._grad_enabled.reset(grad_mode)
+        modes._anomaly.reset(anomaly)
+        if scope is not None:
+            modes._scope.reset(scope)
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
@@ -170,19 +195,22 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         if not x.requires_grad:
             raise RuntimeError(f"grad: input {i} (shape {x.shape}) does not require grad; create it with "
                                f"requires_grad=True")
-    steps = backward_steps(outputs, grad_outputs, retain_graph=retain_graph, create_graph=create_graph,
-                           inputs=inputs)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            results = stop.value
-            break
+    results = drain(backward_steps(outputs, grad_outputs, retain_graph=retain_graph, create_graph=create_graph,
+                                   inputs=inputs))
     for i, (x, g) in enumerate(zip(inputs, results)):
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} (shape {x.shape}) is not used to compute the outputs; "
                                f"pass allow_unused=True to get None for it")
     return results
+
+
+def drain(steps: Iterator[BackwardStep]):
+    """Run a backward_steps generator to its end and return its return value (the gradients, with `inputs`)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _seeds(outputs: Sequence[Tensor], grad_outputs) -> list[Tensor]:
@@ -209,47 +237,17 @@ def _seeds(outputs: Sequence[Tensor], grad_outputs) -> list[Tensor]:
     return seeds
 
 
-def _finalize(t: Tensor, g: Tensor, captured: dict[int, Tensor | None] | None, given: set[int]) -> Tensor:
-    """The gradient of `t` is complete: run its hooks, then store it where it belongs."""
-    if t._hooks:
-        for hook in list(t._hooks.values()):
-            replaced = hook(g)
-            if replaced is not None:
-                g = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
-                given.add(_owner(g._data))  # the hook's array may be kept elsewhere: .grad gets a copy
-    if captured is not None:
-        if id(t) in captured:
-            captured[id(t)] = g
-    elif t.creator is None or t._retains_grad:
-        if t.grad is not None:
-            t.grad = t.grad + g
-        elif g.requires_grad:
-            t.grad = g
-        else:
-            # an array of its own, since optimizers and users update .grad in place: copied when it may be shared,
-            # i.e. read-only (a broadcast view) or its memory was already handed out (a + b sends one gradient to
-            # both inputs; the seed belongs to the caller)
-            owner = _owner(g._data)
-            if g._data.flags.writeable and owner not in given:
-                given.add(owner)
-                t.grad = g
-            else:
-                t.grad = Tensor._wrap(np.array(g._data))
-    return g
-
-
-def _owner(a: np.ndarray) -> int:
-    """id of the array that owns a's memory (a itself, or the array a is a view of)."""
-    return id(a if a.base is None else a.base)
-
-
 def _check_usable(op: Op) -> None:
+    """Raise, saying what happened, when op's backward cannot run: its saved values were released, or an input
+    (or the output its rule reads) was written in place after the forward pass."""
+    if not op.released and not op.changed():
+        return
     if op.released:
         raise RuntimeError(
             f"backward through {op.name} a second time, but its saved values were released after the first "
             f"backward. Pass retain_graph=True to the first backward() to run backward twice, or recompute the "
             f"forward pass.")
-    where = f" (created at {op.location})" if getattr(op, "location", None) else ""
+    where = f" (created at {op.location})" if op.location else ""
     for i, x in enumerate(op.inputs):
         if x._version > op.stamp:
             label = f"'{x.name}' " if x.name else ""

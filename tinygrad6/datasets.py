@@ -18,6 +18,7 @@ is ever unpickled).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -32,6 +33,7 @@ import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -242,11 +244,11 @@ def mnist_files(root: str | os.PathLike | None = None) -> str | None:
 # -- downloading --------------------------------------------------------------------------------------------------
 def fetch(name: str, root: str | os.PathLike, mirrors: list[str] | None = None, md5: dict[str, str] | None = None,
           timeout: float = 30.0, deadline: float = 600.0, max_bytes: int | None = None,
-          progress: bool | None = None) -> Path:
+          progress: bool = True) -> Path:
     """Download `name` into `root` from the first mirror that gives a complete copy whose MD5 matches, and return
     its path. The bytes go to a temporary file in `root`, renamed to `name` only when complete and verified; a
     failed attempt leaves nothing behind. mirrors/md5 default to the module's `MIRRORS`/`MD5` (a name missing
-    from md5 is checked for completeness only). progress: a bar on stderr (default: when stderr is a terminal).
+    from md5 is checked for completeness only). progress: a bar on stderr when it is a terminal (`progress_bar`).
 
     timeout: seconds to wait for a connection, or for any bytes on it. deadline: seconds one attempt (one
     mirror) may take in all, headers and body, however steadily a slow server trickles. max_bytes: the most a
@@ -257,7 +259,6 @@ def fetch(name: str, root: str | os.PathLike, mirrors: list[str] | None = None, 
     mirrors = MIRRORS if mirrors is None else mirrors
     md5 = MD5 if md5 is None else md5
     max_bytes = SIZES.get(name, 64 << 20) if max_bytes is None else max_bytes
-    progress = sys.stderr.isatty() if progress is None else progress
     failures, unreachable = [], []
     for base in mirrors:
         url = base + name
@@ -289,19 +290,14 @@ def _download(url: str, dest: Path, expected_md5: str | None, max_bytes: int, ti
             total = int(response.headers.get("Content-Length") or 0) or None
             if total is not None and total > max_bytes:
                 raise ValueError(f"the server announces {total} bytes, more than the {max_bytes} bytes expected")
-            bar = _progress_bar(total, dest.name) if progress else None
-            try:
+            with progress_bar(total, f"downloading {dest.name}", progress, unit="B", unit_scale=True) as bar:
                 while chunk := response.read(1 << 16):
                     received += len(chunk)
                     if received > max_bytes:
                         raise ValueError(f"more than the {max_bytes} bytes expected; stopped there")
                     f.write(chunk)
                     digest.update(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-            finally:
-                if bar is not None:
-                    bar.close()
+                    bar.update(len(chunk))
         if watchdog.expired:  # the watchdog closed the connection: what arrived is not the whole file
             raise TimeoutError("deadline passed")
         if total is not None and received != total:
@@ -395,30 +391,6 @@ class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(_WatchedHTTPSConnection, req, watchdog=self.watchdog)
 
 
-class _TextBar:
-    """A minimal progress bar for when tqdm is not installed."""
-
-    def __init__(self, total: int | None, name: str) -> None:
-        self.total, self.name, self.n = total, name, 0
-
-    def update(self, k: int) -> None:
-        self.n += k
-        done = f"{100 * self.n / self.total:5.1f}%" if self.total else f"{self.n / 1e6:.1f} MB"
-        sys.stderr.write(f"\rdownloading {self.name}: {done}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        sys.stderr.write("\n")
-
-
-def _progress_bar(total: int | None, name: str):
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _TextBar(total, name)
-    return tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {name}", leave=False)
-
-
 # -- scikit-learn's digits ----------------------------------------------------------------------------------------
 def digits(normalize: bool = True, flatten: bool = True, one_hot: bool = False, test_size: int = 297,
            seed: int = 0) -> Arrays:
@@ -437,6 +409,38 @@ def digits(normalize: bool = True, flatten: bool = True, one_hot: bool = False, 
     train, test = order[:-test_size], order[-test_size:]
     return (_prepare(x[train], t[train], normalize, flatten, one_hot, 16.0, 8),
             _prepare(x[test], t[test], normalize, flatten, one_hot, 16.0, 8))
+
+
+# -- progress bars ------------------------------------------------------------------------------------------------
+class _NoBar:
+    """What `progress_bar` gives when it draws nothing: a tqdm bar's calls, doing nothing."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, values: dict[str, str]) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def progress_bar(total: int | None, desc: str, show: bool = True, **tqdm_options: Any) -> Iterator[Any]:
+    """A tqdm bar of `total` steps on stderr for the block, closed when the block ends, by an error too. When show
+    is False, stderr is not a terminal, or tqdm (in the `examples` extra) is not installed, there is no bar: the
+    object given has the same update(n) and set_postfix(dict) and does nothing. tqdm_options: e.g. unit="B",
+    unit_scale=True (default unit "it")."""
+    if not show or not sys.stderr.isatty():
+        yield _NoBar()
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield _NoBar()
+        return
+    bar = tqdm(total=total, desc=desc, leave=False, **{"unit": "it", **tqdm_options})
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 # -- splitting and batching ---------------------------------------------------------------------------------------

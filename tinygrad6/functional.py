@@ -94,12 +94,18 @@ def mse_loss(y: Tensor, t: ArrayLike) -> Tensor:
     return (diff * diff).mean().named("loss")
 
 
+def check_dropout_p(p: float) -> float:
+    """p, the probability of dropping a unit, if it lies in [0, 1); else ValueError (the one check of p)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    return p
+
+
 def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype=np.float64,
                  inverted: bool = True) -> np.ndarray:
     """A dropout mask: each unit kept with probability 1-p. inverted=True: 1/(1-p) where kept, 0 where dropped;
     inverted=False (the book's): 1 where kept, 0 where dropped. Both forms draw the same units from the same rng."""
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    check_dropout_p(p)
     keep = rng.random(shape) >= p
     return keep.astype(dtype) * np.asarray(1 / (1 - p) if inverted else 1, dtype=dtype)
 
@@ -113,7 +119,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Gen
 
     Both keep the expected output of training equal to the output at test time (see `nn.Dropout` on how differently
     they train under plain SGD)."""
-    if p == 0:
+    if check_dropout_p(p) == 0:
         return x
     if not training:
         return x if inverted else (x * (1 - p)).named("out")

@@ -35,13 +35,13 @@ ACTIVATION_INIT = {"relu": "he", "sigmoid": "xavier", "tanh": "xavier"}
 
 def normal(shape: Shape, std: float = 0.01, rng: Rng = None, dtype=np.float64) -> np.ndarray:
     """Samples of N(0, std**2)."""
-    return (std * default_rng(rng).standard_normal(_shape(shape))).astype(dtype, copy=False)
+    return (std * default_rng(rng).standard_normal(shape)).astype(dtype, copy=False)
 
 
 def uniform(shape: Shape, std: float = 0.01, rng: Rng = None, dtype=np.float64) -> np.ndarray:
     """Samples of U(-a, a) with a = std * sqrt(3), whose standard deviation is `std`."""
     a = std * math.sqrt(3.0)
-    return default_rng(rng).uniform(-a, a, _shape(shape)).astype(dtype, copy=False)
+    return default_rng(rng).uniform(-a, a, shape).astype(dtype, copy=False)
 
 
 def xavier(shape: Shape, rng: Rng = None, dtype=np.float64) -> np.ndarray:
@@ -65,7 +65,7 @@ def he_uniform(shape: Shape, rng: Rng = None, dtype=np.float64) -> np.ndarray:
 
 
 def zeros(shape: Shape, dtype=np.float64) -> np.ndarray:
-    return np.zeros(_shape(shape), dtype=dtype)
+    return np.zeros(shape, dtype=dtype)
 
 
 def xavier_std(n_in: int) -> float:
@@ -109,18 +109,8 @@ def std_of(weight_init: str | float, n_in: int, activation: str = "relu") -> flo
     return choice
 
 
-def weight(shape: Shape, weight_init: str | float = "auto", activation: str = "relu", rng: Rng = None,
-           dtype=np.float64) -> np.ndarray:
-    """A weight matrix of `shape` (in, out) drawn from N(0, std**2), std given by `std_of(weight_init, ...)`."""
-    return normal(shape, std_of(weight_init, _fan_in(shape), activation), rng, dtype)
-
-
-def _shape(shape: Shape) -> tuple[int, ...]:
-    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
-
-
 def _fan_in(shape: Shape) -> int:
-    shape = _shape(shape)
-    if not shape or shape[0] == 0:
-        raise ValueError(f"init: cannot take the fan-in (shape[0]) of shape {shape}")
-    return shape[0]
+    dims = np.atleast_1d(shape)  # an int n is the shape (n,)
+    if dims.size == 0 or dims[0] == 0:
+        raise ValueError(f"init: cannot take the fan-in (shape[0]) of shape {tuple(dims.tolist())}")
+    return int(dims[0])

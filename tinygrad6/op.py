@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import modes
+from . import locations, modes
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -37,9 +37,18 @@ class Op:
     kept for display. Values needed only by backward go through `self.save(...)` and are released after backward.
     """
 
-    __slots__ = ("inputs", "_output", "stamp", "saved", "scope", "location", "released", "__dict__", "__weakref__")
     name = "op"
     saves_output = False  # True when backward reads self.output: writing into the output is then checked too
+
+    # set by `record` for an op in the graph; these class values are what an op run without recording shows
+    inputs: tuple[Tensor, ...] = ()
+    saved: dict[str, Any] | None = None
+    scope: tuple[str, ...] = ()
+    location: locations.Location | None = None
+    stamp = 0
+    released = False
+    _output = None
+    RECORDED = ("inputs", "saved", "scope", "location", "stamp", "released", "_output")
 
     # -- the two methods each op writes ---------------------------------------------------------------------
     def forward(self, *xs: np.ndarray) -> np.ndarray:
@@ -56,30 +65,28 @@ class Op:
     @property
     def source(self) -> str | None:
         """file:line where the op was created: the user's line, or the library's when no user code called it."""
-        location = getattr(self, "location", None)
-        return None if location is None else location.user or location.library
+        return None if self.location is None else self.location.user or self.location.library
 
     @property
     def output(self) -> Tensor | None:
-        """The tensor this op produced (None once it has been garbage collected)."""
-        return self._output()
+        """The tensor this op produced (None once it has been garbage collected, or if it was not recorded)."""
+        return None if self._output is None else self._output()
 
     @property
     def params(self) -> dict[str, Any]:
         """The op's parameters (axis, shape, index...), for display."""
-        return dict(self.__dict__)
+        return {k: v for k, v in vars(self).items() if k not in Op.RECORDED}
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
-        shapes = ", ".join(str(t.shape) for t in getattr(self, "inputs", ()))
-        where = f" in {'/'.join(self.scope)}" if getattr(self, "scope", ()) else ""
+        params = ", ".join(f"{k}={shorten(v)}" for k, v in self.params.items())
+        shapes = ", ".join(str(t.shape) for t in self.inputs)
+        where = f" in {'/'.join(self.scope)}" if self.scope else ""
         return f"<{self.name}({params}) on {shapes}{where}>"
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the op forward and, when grad mode is on and an input requires grad, record it in the graph."""
         op = cls(**params)
-        op.saved = None
         try:
             y = op.forward(*[t._data for t in inputs])
         except ShapeError:
@@ -115,9 +122,9 @@ class Op:
         out.requires_grad = True
         out.creator = self
         self.inputs = inputs
-        self.stamp = Tensor._writes  # an input or output written in place after this is stale (see `changed`)
+        self.stamp = Tensor._write_count  # an input or output written in place after this is stale (see `changed`)
         self.scope = modes._scope.get()
-        self.location = modes.locate() if modes._record_source.get() or modes._anomaly.get() else None
+        self.location = locations.locate() if modes._record_source.get() or modes._anomaly.get() else None
         if self.location is not None and self.location.name and out.name is None and modes._record_source.get():
             out.name = self.location.name
         self.released = False
@@ -125,9 +132,14 @@ class Op:
         if modes._retain_grads.get():
             out._retains_grad = True
 
+    def release(self) -> None:
+        """Free the values saved for backward (after a backward pass without retain_graph)."""
+        self.saved = None
+        self.released = True
+
     def changed(self) -> bool:
         """True when an input, or the output if backward reads it, was written in place after the op was recorded."""
-        if Tensor._writes == self.stamp:  # no write at all since then: the common case, one comparison
+        if Tensor._write_count == self.stamp:  # no write at all since then: the common case, one comparison
             return False
         output = self.output if self.saves_output else None
         return any(x._version > self.stamp for x in self.inputs) or (output is not None and
@@ -142,7 +154,7 @@ class Op:
     def check_finite(self, phase: str, value: np.ndarray, inputs: tuple[Tensor, ...]) -> None:
         if np.issubdtype(np.asarray(value).dtype, np.inexact) and not np.all(np.isfinite(value)):
             shapes = ", ".join(str(t.shape) for t in inputs)
-            where = str(getattr(self, "location", None) or modes.locate())
+            where = str(self.location or locations.locate())
             bad = "NaN" if np.isnan(value).any() else "inf"
             if phase == "forward":  # a NaN that was in an input already is not this op's doing: say so
                 for i, t in enumerate(inputs):
@@ -158,9 +170,10 @@ class Op:
             )
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def shorten(value: Any, limit: int = 40) -> str:
+    """value (repr of a non-string) cut to `limit` characters, ending in "..." when cut (for messages, labels)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 from .tensor import Tensor, _same_memory  # noqa: E402  (tensor.py imports the op classes, which import this module)

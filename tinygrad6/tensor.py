@@ -33,7 +33,7 @@ class Tensor:
     __slots__ = ("_data", "grad", "requires_grad", "name", "creator", "_stamp", "_retains_grad", "_hooks",
                  "__weakref__")
     __array_ufunc__ = None  # numpy defers to us: `ndarray @ tensor` and `2 * tensor` return Tensors
-    _writes = 0  # in-place writes so far, over all tensors; a write stamps its memory's `WriteStamp` with this count
+    _write_count = 0  # in-place writes so far, over all tensors; each write stamps its memory's `WriteStamp`
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
         source = data if isinstance(data, Tensor) else None
@@ -91,8 +91,8 @@ class Tensor:
     def _stamp_write(self) -> None:
         """Record an in-place write: the memory's stamp becomes the global write count, so an op recorded before
         it (whose `stamp` is an older count) knows its input changed, and an op recorded after it does not."""
-        Tensor._writes += 1
-        self._stamp.last = Tensor._writes
+        Tensor._write_count += 1
+        self._stamp.last = Tensor._write_count
 
     @property
     def _version(self) -> int:
@@ -237,7 +237,7 @@ class Tensor:
         return handle
 
     # -- arithmetic -----------------------------------------------------------------------------------------
-    def _other(self, other: ArrayLike) -> Tensor:
+    def _operand(self, other: ArrayLike) -> Tensor:
         """Turn the other operand into a Tensor; a Python number takes this tensor's float dtype (no upcast)."""
         if isinstance(other, Tensor):
             return other
@@ -246,40 +246,40 @@ class Tensor:
         return Tensor._wrap(np.asarray(other))
 
     def __add__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self, self._other(other))
+        return ops.Add.apply(self, self._operand(other))
 
     def __radd__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self._other(other), self)
+        return ops.Add.apply(self._operand(other), self)
 
     def __sub__(self, other: ArrayLike) -> Tensor:
-        return ops.Sub.apply(self, self._other(other))
+        return ops.Sub.apply(self, self._operand(other))
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
-        return ops.Sub.apply(self._other(other), self)
+        return ops.Sub.apply(self._operand(other), self)
 
     def __mul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self, self._other(other))
+        return ops.Mul.apply(self, self._operand(other))
 
     def __rmul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self._other(other), self)
+        return ops.Mul.apply(self._operand(other), self)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        return ops.Div.apply(self, self._other(other))
+        return ops.Div.apply(self, self._operand(other))
 
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return ops.Div.apply(self._other(other), self)
+        return ops.Div.apply(self._operand(other), self)
 
     def __pow__(self, other: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self, self._other(other))
+        return ops.Pow.apply(self, self._operand(other))
 
     def __rpow__(self, other: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self._other(other), self)
+        return ops.Pow.apply(self._operand(other), self)
 
     def __matmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self, self._other(other))
+        return ops.MatMul.apply(self, self._operand(other))
 
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self._other(other), self)
+        return ops.MatMul.apply(self._operand(other), self)
 
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
@@ -292,24 +292,24 @@ class Tensor:
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
         if other is None:
             return False  # type: ignore[return-value]  (PyTorch: t == None is False)
-        return Tensor._wrap(self._data == self._other(other)._data)
+        return Tensor._wrap(self._data == self._operand(other)._data)
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         if other is None:
             return True  # type: ignore[return-value]
-        return Tensor._wrap(self._data != self._other(other)._data)
+        return Tensor._wrap(self._data != self._operand(other)._data)
 
     def __lt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data < self._other(other)._data)
+        return Tensor._wrap(self._data < self._operand(other)._data)
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data <= self._other(other)._data)
+        return Tensor._wrap(self._data <= self._operand(other)._data)
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data > self._other(other)._data)
+        return Tensor._wrap(self._data > self._operand(other)._data)
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data >= self._other(other)._data)
+        return Tensor._wrap(self._data >= self._operand(other)._data)
 
     __hash__ = object.__hash__
 
@@ -337,11 +337,11 @@ class Tensor:
 
     def maximum(self, other: ArrayLike) -> Tensor:
         """Elementwise max(self, other); ties split the gradient in half."""
-        return ops.Maximum.apply(self, self._other(other))
+        return ops.Maximum.apply(self, self._operand(other))
 
     def minimum(self, other: ArrayLike) -> Tensor:
         """Elementwise min(self, other); ties split the gradient in half."""
-        return ops.Minimum.apply(self, self._other(other))
+        return ops.Minimum.apply(self, self._operand(other))
 
     def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
         """Values limited to [low, high]; the gradient passes where low <= x <= high."""
@@ -506,9 +506,9 @@ def preview(array: np.ndarray, max_chars: int = 60) -> str:
 def _pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
     """Two operands as tensors; a Python number takes the other operand's dtype."""
     if isinstance(a, Tensor):
-        return a, a._other(b)
+        return a, a._operand(b)
     if isinstance(b, Tensor):
-        return b._other(a), b
+        return b._operand(a), b
     return Tensor(a), Tensor(b)
 
 

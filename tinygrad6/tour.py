@@ -28,7 +28,6 @@ import numpy as np
 from . import experiments, nn
 from .experiments import common
 from .modes import record_source
-from .system import keep_freed_memory
 from .tensor import Tensor
 
 BATCHNORM_WHAT = ("Batch Normalization built from the engine's primitive ops (mean, subtract, square, sqrt, divide, "
@@ -215,7 +214,6 @@ def main(argv: Sequence[str] | None = None) -> Path:
     p = parser()
     args = p.parse_args(argv)
     common.make_output_folder(p, args.out)
-    keep_freed_memory()  # a program's choice, not the library's: no page faults between steps (system.py)
     say = (lambda *a, **k: None) if args.quiet else print
     needs_data = any(experiments.get(name).NEEDS_DATA for name in (args.only or experiments.NAMES))
     try:

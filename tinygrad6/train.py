@@ -13,7 +13,6 @@ step. After every epoch the model is evaluated on the training data and on the t
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from numbers import Integral
 from typing import Any
@@ -22,7 +21,7 @@ import numpy as np
 
 from . import functional as F
 from . import nn
-from .datasets import batches
+from .datasets import batches, progress_bar
 from .modes import no_grad
 from .optim import Optimizer
 from .tensor import Tensor
@@ -41,7 +40,8 @@ class Trainer:
     eval_size: evaluate on at most this many samples of each set (the first ones: the same subset every epoch),
         the book's `evaluate_sample_num_per_epoch`; None = all.
     seed: seeds the batch order (model weights and dropout masks are seeded where the model is built).
-    verbose: a tqdm progress bar when stderr is a terminal (and tqdm is installed); False: silent.
+    verbose: a tqdm progress bar when stderr is a terminal (and tqdm is installed; `datasets.progress_bar`);
+        False: silent.
     loss_fn: (model, x, t) -> scalar Tensor, to replace the cross-entropy.
 
     `history` (also returned by `fit`): "loss" (every iteration), and per epoch "epoch", "train_loss", "train_acc",
@@ -127,29 +127,14 @@ class Trainer:
         """Run `epochs` epochs; evaluate after each. Returns `history`."""
         x, t = self.train_data
         per_epoch = max(len(x) // self.batch_size, 1) if self.sampling == "choice" else -(-len(x) // self.batch_size)
-        bar = self._bar(self.epochs * per_epoch)
-        try:
+        with progress_bar(self.epochs * per_epoch, type(self.model).__name__, self.verbose) as bar:
             for epoch in range(1, self.epochs + 1):
                 for x_batch, t_batch in batches(x, t, self.batch_size, seed=self.rng, sampling=self.sampling):
                     loss = self.step(x_batch, t_batch)
-                    if bar is not None:
-                        bar.update(1)
+                    bar.update(1)
                 self.evaluate_epoch(epoch)
-                if bar is not None:
-                    shown = {"loss": f"{loss:.3f}", "train_acc": f"{self.history['train_acc'][-1]:.3f}"}
-                    if self.history["test_acc"]:
-                        shown["test_acc"] = f"{self.history['test_acc'][-1]:.3f}"
-                    bar.set_postfix(shown)
-        finally:
-            if bar is not None:
-                bar.close()
+                shown = {"loss": f"{loss:.3f}", "train_acc": f"{self.history['train_acc'][-1]:.3f}"}
+                if self.history["test_acc"]:
+                    shown["test_acc"] = f"{self.history['test_acc'][-1]:.3f}"
+                bar.set_postfix(shown)
         return self.history
-
-    def _bar(self, total: int):
-        if not self.verbose or not sys.stderr.isatty():
-            return None
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            return None
-        return tqdm(total=total, unit="it", leave=False, desc=type(self.model).__name__)

@@ -29,23 +29,20 @@ NEEDS_DATA = False
 DEFAULTS: dict[str, Any] = {"samples": 1000, "units": 100, "layers": 5, "bins": 30}
 QUICK: dict[str, Any] = {}  # a few small matrix products: the quick run is the full one
 
-INITS = ("std=1", "std=0.01", "Xavier", "He")
+INITS = {"std=1": 1.0, "std=0.01": 0.01, "Xavier": "xavier", "He": "he"}  # label -> `weight_init` argument
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 1.0)}
 
 
-def std_of(name: str, n_in: int) -> float:
-    return {"std=1": 1.0, "std=0.01": 0.01, "Xavier": init.xavier_std(n_in), "He": init.he_std(n_in)}[name]
-
-
-def activations(x: np.ndarray, weight_init: str, activation: str, layers: int, units: int,
+def activations(x: np.ndarray, weight_init: str | float, activation: str, layers: int, units: int,
                 rng: np.random.Generator) -> list[np.ndarray]:
-    """The outputs of each of `layers` layers z = act(a @ W) (no bias, as in the book), W ~ N(0, std**2)."""
+    """The outputs of each of `layers` layers z = act(a @ W) (no bias, as in the book), W ~ N(0, std**2) with the
+    std that `init.std_of(weight_init, n_in)` gives."""
     a = Tensor(x)
     outputs = []
     with no_grad():
         for _ in range(layers):
-            W = Tensor(init.normal((a.shape[1], units), std_of(weight_init, a.shape[1]), rng))
+            W = Tensor(init.normal((a.shape[1], units), init.std_of(weight_init, a.shape[1]), rng))
             a = getattr(a @ W, activation)()
             outputs.append(a.data)
     return outputs
@@ -54,15 +51,15 @@ def activations(x: np.ndarray, weight_init: str, activation: str, layers: int, u
 def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
         verbose: bool = True, **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    s = common.settings(sys.modules[__name__], quick, overrides)
+    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((s["samples"], s["units"]))
+    x = rng.standard_normal((settings["samples"], settings["units"]))
     rows = [(act, w) for act in ACTIVATIONS for w in INITS]
-    fig, axes = common.figure(len(rows), s["layers"], figsize=(2.0 * s["layers"] + 1, 1.25 * len(rows)),
+    fig, axes = common.figure(len(rows), settings["layers"], figsize=(2.0 * settings["layers"] + 1, 1.25 * len(rows)),
                               sharey="row")
     stats: dict[str, dict[str, Any]] = {}
     for r, (act, w) in enumerate(rows):
-        outs = activations(x, w, act, s["layers"], s["units"], np.random.default_rng([seed, r]))
+        outs = activations(x, INITS[w], act, settings["layers"], settings["units"], np.random.default_rng([seed, r]))
         saturated = {"sigmoid": lambda a: (a < 0.01) | (a > 0.99), "tanh": lambda a: np.abs(a) > 0.99,
                      "relu": lambda a: a == 0}[act]
         stats[f"{act}, {w}"] = {"std": [float(f"{a.std():.4g}") for a in outs],
@@ -74,22 +71,23 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
             shown, (lo, hi) = [a.ravel() for a in outs], RANGES[act]
         for i, a in enumerate(shown):
             ax = axes[r, i]
-            ax.hist(a, bins=s["bins"], range=(lo, hi), color="tab:blue")
+            ax.hist(a, bins=settings["bins"], range=(lo, hi), color="tab:blue")
             ax.set_yticks([])
             ax.tick_params(labelsize=7)
             if r == 0:
                 ax.set_title(f"layer {i + 1}", fontsize=9)
         axes[r, 0].set_ylabel(f"{act}\n{w}", fontsize=9)
-    common.suptitle(fig, f"{TITLE}\n{s['samples']} standard-normal inputs; rows: activation and initial weights; "
-                         f"x axis: activation value (ReLU: the non-zero outputs only)")
+    common.suptitle(fig, f"{TITLE}\n{settings['samples']} standard-normal inputs; rows: activation and initial "
+                         f"weights; x axis: activation value (ReLU: the non-zero outputs only)")
 
     last = {k: v["std"][-1] for k, v in stats.items()}
     summary = (f"sigmoid, std=1: {100 * stats['sigmoid, std=1']['saturated_or_zero'][-1]:.0f}% of layer "
-               f"{s['layers']}'s outputs below 0.01 or above 0.99; std of layer {s['layers']}'s activations: "
+               f"{settings['layers']}'s outputs below 0.01 or above 0.99; "
+               f"std of layer {settings['layers']}'s activations: "
                + ", ".join(f"{k} {last[k]:.3g}" for k in ("sigmoid, std=0.01", "sigmoid, Xavier", "tanh, Xavier",
                                                            "relu, std=0.01", "relu, Xavier", "relu, He")))
-    result = {"dataset": f"{s['samples']} standard-normal random inputs (no data set)", "seed": seed,
-              "quick": quick, "settings": s,
+    result = {"dataset": f"{settings['samples']} standard-normal random inputs (no data set)", "seed": seed,
+              "quick": quick, "settings": settings,
               "numbers": {"per_layer": stats,
                           "note": "saturated_or_zero: sigmoid < 0.01 or > 0.99; tanh |a| > 0.99; relu a == 0"},
               "summary": summary}

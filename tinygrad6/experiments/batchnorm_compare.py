@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import nn, optim
+from .. import datasets, nn, optim
 from ..train import Trainer
 from . import common
 
@@ -37,28 +37,27 @@ QUICK: dict[str, Any] = {"epochs": 10}
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    s = common.settings(sys.modules[__name__], quick, overrides)
-    x, t = common.subset(data, s["n_train"])
-    per_epoch = max(len(x) // s["batch_size"], 1)
-    scales = np.logspace(0, -4, s["scales"])
+    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
+    x, t = common.subset(data, settings["n_train"])
+    per_epoch = max(len(x) // settings["batch_size"], 1)
+    scales = np.logspace(0, -4, settings["scales"])
     curves: dict[str, dict[str, list[float]]] = {}
-    bar = common.progress(len(scales), NAME, verbose)
-    for i, w in enumerate(scales):
-        trainers = {}
-        for name, batchnorm in (("BatchNorm", True), ("no BatchNorm", False)):
-            model = nn.MLP(data.input_size, [s["hidden"]] * s["layers"], 10, activation="relu",
-                           weight_init=float(w), batchnorm=batchnorm, rng=seed + i)
-            trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=s["lr"]), (x, t), verbose=False)
-        with np.errstate(over="ignore", invalid="ignore"):  # large initial weights without BatchNorm overflow
-            common.lockstep(trainers, x, t, s["epochs"] * per_epoch, s["batch_size"], seed + i,
-                            eval_every=per_epoch, verbose=False)
-        curves[f"{w:.4g}"] = {name: tr.history["train_acc"] for name, tr in trainers.items()}
-        bar.update(1)
-    bar.close()
+    with datasets.progress_bar(len(scales), NAME, verbose) as bar:
+        for i, w in enumerate(scales):
+            trainers = {}
+            for name, batchnorm in (("BatchNorm", True), ("no BatchNorm", False)):
+                model = nn.MLP(data.input_size, [settings["hidden"]] * settings["layers"], 10, activation="relu",
+                               weight_init=float(w), batchnorm=batchnorm, rng=seed + i)
+                trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (x, t), verbose=False)
+            with np.errstate(over="ignore", invalid="ignore"):  # large initial weights without BatchNorm overflow
+                common.lockstep(trainers, x, t, settings["epochs"] * per_epoch, settings["batch_size"], seed + i,
+                                eval_every=per_epoch, verbose=False)
+            curves[f"{w:.4g}"] = {name: tr.history["train_acc"] for name, tr in trainers.items()}
+            bar.update(1)
 
     side = int(np.ceil(np.sqrt(len(scales))))
     fig, axes = common.figure(side, side, figsize=(10, 9), sharex=True, sharey=True)
-    epochs = np.arange(1, s["epochs"] + 1)
+    epochs = np.arange(1, settings["epochs"] + 1)
     for ax, (w, acc) in zip(axes.flat, curves.items()):
         ax.plot(epochs, acc["BatchNorm"], color="tab:blue", label="Batch Normalization")
         ax.plot(epochs, acc["no BatchNorm"], "--", color="tab:orange", label="without BatchNorm")
@@ -77,9 +76,10 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     wins = sum(v["BatchNorm"] > v["no BatchNorm"] for v in final.values())
     mean_bn = float(np.mean([v["BatchNorm"] for v in final.values()]))
     mean_plain = float(np.mean([v["no BatchNorm"] for v in final.values()]))
-    summary = (f"after {s['epochs']} epochs, BatchNorm's training accuracy beats the plain network's at {wins} of "
-               f"{len(final)} weight scales; mean over the scales: {mean_bn:.3f} with, {mean_plain:.3f} without")
-    result = {"dataset": data.caption, "seed": seed, "quick": quick, "settings": {**s, "n_train_used": len(x)},
+    summary = (f"after {settings['epochs']} epochs, BatchNorm's training accuracy beats the plain network's at "
+               f"{wins} of {len(final)} weight scales; mean over the scales: {mean_bn:.3f} with, "
+               f"{mean_plain:.3f} without")
+    result = {"dataset": data.caption, "seed": seed, "quick": quick, "settings": {**settings, "n_train_used": len(x)},
               "numbers": {"final_train_acc": final, "bn_wins": wins, "mean_final_train_acc_bn": mean_bn,
                           "mean_final_train_acc_plain": mean_plain,
                           "train_acc": {w: {n: common.rounded(a) for n, a in acc.items()}
@@ -91,12 +91,12 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
 def what(r: dict[str, Any]) -> str:
     """What this run shows, from its numbers: at how many weight scales Batch Normalization ends ahead, and at how
     many each network learned or did not start."""
-    s, n = r["settings"], r["numbers"]
+    settings, n = r["settings"], r["numbers"]
     final = n["final_train_acc"]
     count = len(final)
     learned = {name: sum(v[name] >= LEARNED for v in final.values()) for name in ("BatchNorm", "no BatchNorm")}
     stuck = [w for w, v in final.items() if v["no BatchNorm"] < STUCK]
-    text = (f"After {s['epochs']} epochs, Batch Normalization (solid) ends with the higher training accuracy at "
+    text = (f"After {settings['epochs']} epochs, Batch Normalization (solid) ends with the higher training accuracy at "
             f"{n['bn_wins']} of {count} initial weight scales (mean over the scales {n['mean_final_train_acc_bn']:.2f} "
             f"with, {n['mean_final_train_acc_plain']:.2f} without). With it the training accuracy reaches "
             f"{LEARNED} at {learned['BatchNorm']} of {count} scales; without it (dashed) at "
@@ -106,7 +106,7 @@ def what(r: dict[str, Any]) -> str:
                  f"0.1): there learning does not start.")
     else:
         text += ", and it starts learning at every scale."
-    return text + common.shorter_run(sys.modules[__name__], s, "epochs", "epochs",
+    return text + common.shorter_run(sys.modules[__name__], settings, "epochs", "epochs",
                                      "the curves stop early, and the chapter's curves need the full run (--full).")
 
 

@@ -16,7 +16,6 @@ import contextlib
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ import numpy as np
 
 from .. import datasets, nn, optim
 from ..modes import no_grad
-from ..system import keep_freed_memory
 from ..tensor import Tensor
 from ..train import Trainer
 
@@ -211,11 +209,10 @@ def main(module: ModuleType, argv: Sequence[str] | None = None) -> dict[str, Any
     args = p.parse_args(argv)
     overrides = {k: getattr(args, k) for k in module.DEFAULTS if getattr(args, k, None) is not None}
     try:
-        settings(module, args.quick, overrides)  # settings that only clash together (see the module's `check`)
+        resolve_settings(module, args.quick, overrides)  # settings that only clash together (see the module's `check`)
     except ValueError as e:
         p.error(str(e))
     make_output_folder(p, args.out)
-    keep_freed_memory()  # a program's choice, not the library's: no page faults between steps (system.py)
     try:
         import matplotlib  # noqa: F401  (fail now, not after the training, when it is missing)
 
@@ -232,22 +229,22 @@ def main(module: ModuleType, argv: Sequence[str] | None = None) -> dict[str, Any
     return result
 
 
-def settings(module: ModuleType, quick: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+def resolve_settings(module: ModuleType, quick: bool, overrides: dict[str, Any]) -> dict[str, Any]:
     """The module's DEFAULTS, with QUICK on top when quick, with explicit overrides on top of both; each value is
     checked by its SETTING_TYPES entry, then together by the module's `check(settings)` when it has one.
     Raises ValueError naming the setting."""
     unknown = set(overrides) - set(module.DEFAULTS)
     if unknown:
         raise TypeError(f"{module.NAME}.run: unknown settings {sorted(unknown)}; known: {sorted(module.DEFAULTS)}")
-    s = {**module.DEFAULTS, **(module.QUICK if quick else {}), **overrides}
-    for key, value in s.items():
+    settings = {**module.DEFAULTS, **(module.QUICK if quick else {}), **overrides}
+    for key, value in settings.items():
         try:
             SETTING_TYPES[key](str(value))
         except argparse.ArgumentTypeError as e:
             raise ValueError(f"{module.NAME}: {key}={value}: {e}") from None
     if hasattr(module, "check"):
-        module.check(s)
-    return s
+        module.check(settings)
+    return settings
 
 
 def one_blas_thread() -> contextlib.AbstractContextManager:
@@ -282,19 +279,18 @@ def lockstep(trainers: dict[str, Trainer], x: np.ndarray, t: np.ndarray, iters: 
     computed again right after the update (one more forward pass per step, without a graph)."""
     rng = np.random.default_rng(seed)
     after: dict[str, list[float]] = {name: [] for name in trainers}
-    bar = progress(iters, desc, verbose)
-    for i in range(1, iters + 1):
-        mask = rng.choice(len(x), batch_size)
-        for name, trainer in trainers.items():
-            trainer.step(x[mask], t[mask])
-            if after_update:
-                with no_grad():
-                    after[name].append(trainer.loss_fn(trainer.model, Tensor(x[mask]), t[mask]).item())
-        if eval_every and i % eval_every == 0:
-            for trainer in trainers.values():
-                trainer.evaluate_epoch(i // eval_every)
-        bar.update(1)
-    bar.close()
+    with datasets.progress_bar(iters, desc, verbose) as bar:
+        for i in range(1, iters + 1):
+            mask = rng.choice(len(x), batch_size)
+            for name, trainer in trainers.items():
+                trainer.step(x[mask], t[mask])
+                if after_update:
+                    with no_grad():
+                        after[name].append(trainer.loss_fn(trainer.model, Tensor(x[mask]), t[mask]).item())
+            if eval_every and i % eval_every == 0:
+                for trainer in trainers.values():
+                    trainer.evaluate_epoch(i // eval_every)
+            bar.update(1)
     if after_update:
         return {name: np.array(losses) for name, losses in after.items()}
     return {name: np.array(trainer.history["loss"]) for name, trainer in trainers.items()}
@@ -313,25 +309,6 @@ def smooth_curve(y: Sequence[float], window: int = 11) -> np.ndarray:
     smoothed = np.convolve(padded, w / w.sum(), mode="valid")  # len(y) + window - 1 points
     half = window // 2
     return smoothed[half:half + len(y)]
-
-
-class _NoBar:
-    def update(self, k: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def progress(total: int, desc: str, verbose: bool = True):
-    """A tqdm bar on stderr when verbose and stderr is a terminal; otherwise an object that does nothing."""
-    if not verbose or not sys.stderr.isatty():
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc=desc, leave=False, unit="it")
 
 
 # -- output -------------------------------------------------------------------------------------------------------
@@ -413,13 +390,13 @@ def rounded(values, digits: int = 4) -> list:
 
 
 # -- the texts of what a run shows --------------------------------------------------------------------------------
-def shorter_run(module: ModuleType, s: dict[str, Any], key: str, unit: str, needs: str) -> str:
+def shorter_run(module: ModuleType, settings: dict[str, Any], key: str, unit: str, needs: str) -> str:
     """" This run trains 100 of the chapter's 201 epochs: <needs>" when setting `key` is below the chapter's (the
     module's DEFAULTS), else "": how a text says which of its conclusions need the full run."""
     chapter = module.DEFAULTS[key]
-    if s[key] >= chapter:
+    if settings[key] >= chapter:
         return ""
-    return f" This run trains {s[key]} of the chapter's {chapter} {unit}: {needs}"
+    return f" This run trains {settings[key]} of the chapter's {chapter} {unit}: {needs}"
 
 
 def listed(names: Sequence[str]) -> str:
@@ -434,24 +411,25 @@ def train_accuracy(acc: float) -> str:
 
 
 # -- the overfitting experiments (weight decay, dropout) ----------------------------------------------------------
-def overfit(data: Data, variants: dict[str, dict[str, Any]], s: dict[str, Any], seed: int, desc: str,
+def overfit(data: Data, variants: dict[str, dict[str, Any]], settings: dict[str, Any], seed: int, desc: str,
             verbose: bool) -> dict[str, dict[str, list[float]]]:
-    """The chapter's overfitting setup: the first s["n_train"] training images, an MLP of s["layers"] x
-    s["hidden"] ReLU units (He initial weights), SGD with s["lr"], s["epochs"] epochs of s["batch_size"] batches.
+    """The chapter's overfitting setup: the first settings["n_train"] training images, an MLP of settings["layers"]
+    x settings["hidden"] ReLU units (He initial weights), SGD with settings["lr"], settings["epochs"] epochs of
+    settings["batch_size"] batches.
     variants: name -> {"l2": lambda, "dropout": p, "inverted": bool (the Dropout form, see `nn.Dropout`; default
     True)}; every variant starts from the same weights and sees the same batches, and variants with the same p
     draw the same Dropout masks. Returns name -> {"train_acc": [...], "test_acc": [...]} (after every epoch, on
     all the training images and all the test images)."""
-    x, t = subset(data, s["n_train"])
-    per_epoch = max(len(x) // s["batch_size"], 1)
+    x, t = subset(data, settings["n_train"])
+    per_epoch = max(len(x) // settings["batch_size"], 1)
     trainers = {}
     for name, v in variants.items():
-        model = nn.MLP(data.input_size, [s["hidden"]] * s["layers"], 10, activation="relu",
+        model = nn.MLP(data.input_size, [settings["hidden"]] * settings["layers"], 10, activation="relu",
                        dropout=v.get("dropout", 0.0), dropout_inverted=v.get("inverted", True), rng=seed)
-        trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=s["lr"]), (x, t),
+        trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (x, t),
                                  (data.x_test, data.t_test), l2=v.get("l2", 0.0), verbose=False)
-    lockstep(trainers, x, t, s["epochs"] * per_epoch, s["batch_size"], seed, eval_every=per_epoch, desc=desc,
-             verbose=verbose)
+    lockstep(trainers, x, t, settings["epochs"] * per_epoch, settings["batch_size"], seed, eval_every=per_epoch,
+             desc=desc, verbose=verbose)
     return {name: {"train_acc": tr.history["train_acc"], "test_acc": tr.history["test_acc"]}
             for name, tr in trainers.items()}
 
@@ -488,16 +466,16 @@ def run_overfit(module: ModuleType, data: Data, out: Path, seed: int, quick: boo
     `variants_of(settings)` names side by side, draw train/test accuracy per epoch (with `note` under the
     panels), and write the PNG and JSON."""
     started = time.perf_counter()
-    s = settings(module, quick, overrides)
-    curves = overfit(data, variants_of(s), s, seed, module.NAME, verbose)
+    settings = resolve_settings(module, quick, overrides)
+    curves = overfit(data, variants_of(settings), settings, seed, module.NAME, verbose)
     gaps = {name: gap(c) for name, c in curves.items()}
     final = {name: {"train_acc": c["train_acc"][-1], "test_acc": c["test_acc"][-1],
                     "gap": c["train_acc"][-1] - c["test_acc"][-1]} for name, c in curves.items()}
-    fig = draw_overfit(curves, module.TITLE, f"{s['n_train']} training images; {caption(data, quick)}", note)
+    fig = draw_overfit(curves, module.TITLE, f"{settings['n_train']} training images; {caption(data, quick)}", note)
     summary = "final train/test accuracy: " + "; ".join(
         f"{n}: {v['train_acc']:.3f}/{v['test_acc']:.3f} (gap {v['gap']:.3f})" for n, v in final.items())
     summary += "; gap averaged over the last 10 epochs: " + ", ".join(f"{n} {g:.3f}" for n, g in gaps.items())
-    result = {"dataset": data.caption, "seed": seed, "quick": quick, "settings": s,
+    result = {"dataset": data.caption, "seed": seed, "quick": quick, "settings": settings,
               "numbers": {"final": final, "gap_last10": gaps,
                           "curves": {n: {k: rounded(v) for k, v in c.items()} for n, c in curves.items()}},
               "summary": summary}
@@ -519,21 +497,21 @@ BOOK_STATISTIC = ("the book's statistic: the last point of smooth_curve of the l
                   "as ch06/optimizer_compare_mnist.py and weight_init_compare.py plot it")
 
 
-def loss_curves_result(data: Data, seed: int, quick: bool, s: dict[str, Any], before: dict[str, np.ndarray],
+def loss_curves_result(data: Data, seed: int, quick: bool, settings: dict[str, Any], before: dict[str, np.ndarray],
                        smoothed: dict[str, np.ndarray], test_acc: dict[str, float]) -> dict[str, Any]:
     """The JSON of a loss-curve comparison (optimizers, initial weights). Two statistics of the final loss:
     "book_final_loss", the book's (the last point of the smoothed curve of the loss after each update, `smoothed`),
     and "mean_loss_before_update", tinygrad6's (the mean raw loss over the last tenth of the iterations, each
     recorded before its update, `before`); the test accuracy; the smoothed curves (every 10th point)."""
-    tail = max(s["iters"] // 10, 1)
+    tail = max(settings["iters"] // 10, 1)
     book = {name: float(curve[-1]) for name, curve in smoothed.items()}
     mean_before = {name: float(loss[-tail:].mean()) for name, loss in before.items()}
     summary = ("final loss, the book's statistic (last point of the smoothed loss after each update): "
                + ", ".join(f"{n} {v:.4f}" for n, v in book.items())
-               + f"; mean loss over the last {tail} of {s['iters']} iterations, recorded before each update: "
+               + f"; mean loss over the last {tail} of {settings['iters']} iterations, recorded before each update: "
                + ", ".join(f"{n} {v:.4f}" for n, v in mean_before.items())
                + "; test accuracy: " + ", ".join(f"{n} {v:.3f}" for n, v in test_acc.items()))
-    return {"dataset": data.caption, "seed": seed, "quick": quick, "settings": s,
+    return {"dataset": data.caption, "seed": seed, "quick": quick, "settings": settings,
             "numbers": {"book_final_loss": book, "book_final_loss_is": BOOK_STATISTIC,
                         "mean_loss_before_update": mean_before,
                         "mean_loss_before_update_is": f"the mean raw loss over the last {tail} iterations, each "

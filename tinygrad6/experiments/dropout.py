@@ -31,11 +31,11 @@ NOTE = ("Same weights and batches in every panel, same masks in both Dropout pan
         "Dropout with the weights after each Dropout (1-p) times smaller and their learning rate (1-p)² times lower.")
 
 
-def variants(s: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def variants(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The three runs, by name: no Dropout, the book's Dropout, inverted Dropout."""
     return {"no Dropout": {"dropout": 0.0},
-            f"book's Dropout {s['p']}": {"dropout": s["p"], "inverted": False},
-            f"inverted Dropout {s['p']}": {"dropout": s["p"], "inverted": True}}
+            f"book's Dropout {settings['p']}": {"dropout": settings["p"], "inverted": False},
+            f"inverted Dropout {settings['p']}": {"dropout": settings["p"], "inverted": True}}
 
 
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
@@ -46,9 +46,9 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
 def what(r: dict[str, Any]) -> str:
     """What this run shows, from its numbers: each form's final accuracies and gap, compared; and, when it is shorter
     than the chapter's, that its networks are undertrained."""
-    s, final, gaps = r["settings"], r["numbers"]["final"], r["numbers"]["gap_last10"]
+    settings, final, gaps = r["settings"], r["numbers"]["final"], r["numbers"]["gap_last10"]
     plain, book, inverted = final  # the names `variants` gives, in its order
-    p = s["p"]
+    p = settings["p"]
     text = (f"Without Dropout the training accuracy ends at {common.train_accuracy(final[plain]['train_acc'])} and "
             f"the test accuracy at {final[plain]['test_acc']:.3f}: a train/test gap of {gaps[plain]:.3f} over the "
             f"last 10 epochs. With the book's Dropout {p} (mask in training, x (1-p) at test) the training accuracy "
@@ -64,7 +64,7 @@ def what(r: dict[str, Any]) -> str:
         text += (" Inverted Dropout's gap is closer to that without Dropout than to the book's form's: much of the "
                  "book's narrower gap comes from learning more slowly.")
     return text + common.shorter_run(
-        sys.modules[__name__], s, "epochs", "epochs",
+        sys.modules[__name__], settings, "epochs", "epochs",
         "the networks are undertrained (a network that has learned little has little gap), and the gaps the "
         "chapter compares need the full run (--full).")
 

@@ -46,32 +46,33 @@ RUN_OPTIONS = {"jobs": (common.positive_int, "trials run in parallel through job
                                             "results are the same for every value")}
 
 
-def check(s: dict[str, Any]) -> None:
+def check(settings: dict[str, Any]) -> None:
     """Settings that only clash together: the validation split must hold at least one image."""
-    if int(s["n_train"] * s["val_ratio"]) == 0:
-        raise ValueError(f"n_train {s['n_train']} (--n-train) with val_ratio {s['val_ratio']} (--val-ratio) leaves "
-                         f"no validation images: n_train * val_ratio must be at least 1")
+    if int(settings["n_train"] * settings["val_ratio"]) == 0:
+        raise ValueError(f"n_train {settings['n_train']} (--n-train) with val_ratio {settings['val_ratio']} "
+                         f"(--val-ratio) leaves no validation images: n_train * val_ratio must be at least 1")
 
 
-def trial(index: int, seed: int, s: dict[str, Any], train: tuple[np.ndarray, np.ndarray],
+def trial(index: int, seed: int, settings: dict[str, Any], train: tuple[np.ndarray, np.ndarray],
           val: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
     """Trial `index` of the search: draw lr = 10**U(lr_min_exp, lr_max_exp) and weight decay likewise, train a fresh
     network on `train` and evaluate it on `val` after every epoch. Its values, initial weights and batches come from
     generators seeded by (seed, index) alone, so a trial gives the same result in any process, in any order."""
     streams = np.random.SeedSequence([seed, index]).spawn(3)
     values, weights, batches = (np.random.default_rng(stream) for stream in streams)
-    lr = float(10 ** values.uniform(s["lr_min_exp"], s["lr_max_exp"]))
-    weight_decay = float(10 ** values.uniform(s["wd_min_exp"], s["wd_max_exp"]))
-    model = nn.MLP(train[0].shape[1], [s["hidden"]] * s["layers"], 10, activation="relu", rng=weights)
-    trainer = Trainer(model, optim.SGD(model.parameters(), lr=lr), train, val, epochs=s["epochs"],
-                      batch_size=s["batch_size"], l2=weight_decay, sampling="choice", seed=batches, verbose=False)
+    lr = float(10 ** values.uniform(settings["lr_min_exp"], settings["lr_max_exp"]))
+    weight_decay = float(10 ** values.uniform(settings["wd_min_exp"], settings["wd_max_exp"]))
+    model = nn.MLP(train[0].shape[1], [settings["hidden"]] * settings["layers"], 10, activation="relu", rng=weights)
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=lr), train, val, epochs=settings["epochs"],
+                      batch_size=settings["batch_size"], l2=weight_decay, sampling="choice", seed=batches,
+                      verbose=False)
     with common.one_blas_thread():  # in a worker process too: many small matrices, one BLAS thread each
         history = trainer.fit()
     return {"lr": lr, "weight_decay": weight_decay, "val_acc": history["test_acc"], "train_acc": history["train_acc"]}
 
 
-def run_trials(s: dict[str, Any], seed: int, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
-               jobs: int | None, verbose: bool) -> tuple[list[dict[str, Any]], int]:
+def run_trials(settings: dict[str, Any], seed: int, train: tuple[np.ndarray, np.ndarray],
+               val: tuple[np.ndarray, np.ndarray], jobs: int | None, verbose: bool) -> tuple[list[dict[str, Any]], int]:
     """Every trial, in index order, run by joblib on `jobs` processes (None: all cores, or every worker of the
     joblib backend chosen around the call). Returns the trials and the number of workers used."""
     try:
@@ -80,12 +81,11 @@ def run_trials(s: dict[str, Any], seed: int, train: tuple[np.ndarray, np.ndarray
         raise ImportError("the hyper-parameter search runs its trials through joblib, part of the `examples` extra: "
                           "pip install -e \".[examples]\"") from None
     parallel = joblib.Parallel(n_jobs=-1 if jobs is None else jobs, return_as="generator")
-    bar = common.progress(s["trials"], NAME, verbose)
     trials = []
-    for result in parallel(joblib.delayed(trial)(i, seed, s, train, val) for i in range(s["trials"])):
-        trials.append(result)
-        bar.update(1)
-    bar.close()
+    with datasets.progress_bar(settings["trials"], NAME, verbose) as bar:
+        for result in parallel(joblib.delayed(trial)(i, seed, settings, train, val) for i in range(settings["trials"])):
+            trials.append(result)
+            bar.update(1)
     return trials, parallel.n_jobs if parallel.n_jobs > 0 else joblib.effective_n_jobs(parallel.n_jobs)
 
 
@@ -93,12 +93,12 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
         jobs: int | None = None, **overrides: Any) -> dict[str, Any]:
     """The search; jobs: trials run in parallel (None: all cores). The result does not depend on jobs."""
     started = time.perf_counter()
-    s = common.settings(sys.modules[__name__], quick, overrides)
-    x, t = common.subset(data, s["n_train"])
-    x_train, t_train, x_val, t_val = datasets.train_val_split(x, t, s["val_ratio"], seed=seed)
-    trials, workers = run_trials(s, seed, (x_train, t_train), (x_val, t_val), jobs, verbose)
+    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
+    x, t = common.subset(data, settings["n_train"])
+    x_train, t_train, x_val, t_val = datasets.train_val_split(x, t, settings["val_ratio"], seed=seed)
+    trials, workers = run_trials(settings, seed, (x_train, t_train), (x_val, t_val), jobs, verbose)
     ranked = sorted(trials, key=lambda r: r["val_acc"][-1], reverse=True)
-    best = ranked[:s["best"]]
+    best = ranked[:settings["best"]]
 
     ncols = 4
     nrows = -(-len(best) // ncols)
@@ -114,8 +114,8 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     for ax in axes.flat[len(best):]:
         ax.set_visible(False)
     common.suptitle(fig, f"{TITLE}\n{len(x_train)} training / {len(x_val)} validation images (the test images are "
-                         f"never used); {s['trials']} trials x {s['epochs']} epochs; solid: validation, dashed: "
-                         f"training accuracy\n{common.caption(data, quick)}")
+                         f"never used); {settings['trials']} trials x {settings['epochs']} epochs; solid: "
+                         f"validation, dashed: training accuracy\n{common.caption(data, quick)}")
 
     lines = [f"Best-{k + 1} (val acc: {r['val_acc'][-1]:.3f}) | lr: {r['lr']:.3g}, weight decay: "
              f"{r['weight_decay']:.3g}" for k, r in enumerate(best)]
@@ -125,7 +125,7 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     summary = (f"best validation accuracy {best[0]['val_acc'][-1]:.3f} with lr {best[0]['lr']:.3g} and weight decay "
                f"{best[0]['weight_decay']:.3g}; the best 5 trials have lr in [{min(lrs):.2g}, {max(lrs):.2g}]")
     result = {"dataset": data.caption, "seed": seed, "quick": quick, "jobs": workers,
-              "settings": {**s, "n_train_used": len(x_train), "n_val": len(x_val)},
+              "settings": {**settings, "n_train_used": len(x_train), "n_val": len(x_val)},
               "numbers": {"best": [{"rank": k + 1, "lr": r["lr"], "weight_decay": r["weight_decay"],
                                     "val_acc": r["val_acc"][-1], "train_acc": r["train_acc"][-1]}
                                    for k, r in enumerate(best)],
@@ -140,7 +140,7 @@ def what(r: dict[str, Any]) -> str:
     """What this run shows, from its trials: how many learned, the ranges of learning rate and weight decay of the
     best (up to 5) of those, and whether the learning rate's range is the narrower one, which is where a next,
     narrower search would go."""
-    s, n = r["settings"], r["numbers"]
+    settings, n = r["settings"], r["numbers"]
     trials = sorted(n["all_trials"], key=lambda t: t["val_acc"], reverse=True)
     learned = [t for t in trials if t["val_acc"] >= LEARNED]
     text = f"{len(learned)} of {len(trials)} trials reach a validation accuracy of {LEARNED} or more (chance is 0.1). "
@@ -150,7 +150,8 @@ def what(r: dict[str, Any]) -> str:
         best, which = trials[:5], f"The best {min(len(trials), 5)} trials"
     lrs, wds = [t["lr"] for t in best], [t["weight_decay"] for t in best]
     lr_decades, wd_decades = np.log10(max(lrs) / min(lrs)), np.log10(max(wds) / min(wds))
-    searched = {"lr": s["lr_max_exp"] - s["lr_min_exp"], "wd": s["wd_max_exp"] - s["wd_min_exp"]}
+    searched = {"lr": settings["lr_max_exp"] - settings["lr_min_exp"],
+                "wd": settings["wd_max_exp"] - settings["wd_min_exp"]}
     text += (f"{which} (validation accuracy {best[0]['val_acc']:.2f} down to {best[-1]['val_acc']:.2f}) have learning "
              f"rates from {min(lrs):.2g} to {max(lrs):.2g} ({lr_decades:.1f} of the {searched['lr']:g} decades "
              f"searched) and weight decays from {min(wds):.2g} to {max(wds):.2g} ({wd_decades:.1f} of the "
@@ -163,10 +164,10 @@ def what(r: dict[str, Any]) -> str:
     else:
         text += ("Their learning rates spread at least as widely as their weight decays: in this run the search does "
                  "not yet point at a narrower learning-rate range. ")
-    if s["trials"] < DEFAULTS["trials"] or s["epochs"] < DEFAULTS["epochs"]:
-        text += (f"This run has {s['trials']} trials of {s['epochs']} epochs, the chapter's {DEFAULTS['trials']} of "
-                 f"{DEFAULTS['epochs']}: its networks are undertrained and its ranges rough; the chapter's search "
-                 f"needs the full run (--full).")
+    if settings["trials"] < DEFAULTS["trials"] or settings["epochs"] < DEFAULTS["epochs"]:
+        text += (f"This run has {settings['trials']} trials of {settings['epochs']} epochs, the chapter's "
+                 f"{DEFAULTS['trials']} of {DEFAULTS['epochs']}: its networks are undertrained and its ranges "
+                 f"rough; the chapter's search needs the full run (--full).")
     return text.rstrip()
 
 

@@ -35,14 +35,16 @@ QUICK: dict[str, Any] = {"iters": 400}
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    s = common.settings(sys.modules[__name__], quick, overrides)
-    lrs = {"SGD": s["lr_sgd"], "Momentum": s["lr_momentum"], "AdaGrad": s["lr_adagrad"], "Adam": s["lr_adam"]}
+    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
+    lrs = {"SGD": settings["lr_sgd"], "Momentum": settings["lr_momentum"], "AdaGrad": settings["lr_adagrad"],
+           "Adam": settings["lr_adam"]}
     trainers = {}
     for name, lr in lrs.items():
-        model = nn.MLP(data.input_size, [s["hidden"]] * s["layers"], 10, activation="relu", rng=seed)  # same W
+        model = nn.MLP(data.input_size, [settings["hidden"]] * settings["layers"], 10, activation="relu",
+                       rng=seed)  # the same initial weights for every optimizer
         trainers[name] = Trainer(model, optim.OPTIMIZERS[name](model.parameters(), lr=lr),
                                  (data.x_train, data.t_train), verbose=False)
-    losses = common.lockstep(trainers, data.x_train, data.t_train, s["iters"], s["batch_size"], seed,
+    losses = common.lockstep(trainers, data.x_train, data.t_train, settings["iters"], settings["batch_size"], seed,
                              desc=NAME, verbose=verbose, after_update=True)  # the book's record, for its statistic
     test_acc = {name: trainer.evaluate(data.x_test, data.t_test)[1] for name, trainer in trainers.items()}
 
@@ -55,18 +57,19 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     common.suptitle(fig, f"{TITLE}\n{common.caption(data, quick)}")
 
     before = {name: np.array(trainer.history["loss"]) for name, trainer in trainers.items()}
-    result = common.loss_curves_result(data, seed, quick, s, before, smoothed, test_acc)
+    result = common.loss_curves_result(data, seed, quick, settings, before, smoothed, test_acc)
     return common.finish(sys.modules[__name__], out, fig, result, started)
 
 
 def what(r: dict[str, Any]) -> str:
     """What this run shows, from its numbers: the optimizers ranked by the book's final loss, which of them end below
     plain SGD, and whether tinygrad6's own statistic ranks them the same."""
-    s, n = r["settings"], r["numbers"]
+    settings, n = r["settings"], r["numbers"]
     book, own = n["book_final_loss"], n["mean_loss_before_update"]
     ranked = sorted(book, key=book.get)
-    text = (f"After {s['iters']} iterations on the same mini-batches from the same weights, the final training losses "
-            f"(the book's statistic) rank " + " < ".join(f"{name} {book[name]:.3g}" for name in ranked) + ". ")
+    text = (f"After {settings['iters']} iterations on the same mini-batches from the same weights, the final "
+            f"training losses (the book's statistic) rank "
+            + " < ".join(f"{name} {book[name]:.3g}" for name in ranked) + ". ")
     others = [name for name in book if name != "SGD"]
     below = [name for name in others if book[name] < book["SGD"]]
     if len(below) == len(others):
@@ -81,7 +84,7 @@ def what(r: dict[str, Any]) -> str:
     same = sorted(own, key=own.get) == ranked
     text += (f" tinygrad6's own statistic (the mean loss before each update over the last tenth of the iterations) "
              f"ranks them {'the same way' if same else 'differently: ' + ' < '.join(sorted(own, key=own.get))}.")
-    return text + common.shorter_run(sys.modules[__name__], s, "iters", "iterations",
+    return text + common.shorter_run(sys.modules[__name__], settings, "iters", "iterations",
                                      "the chapter's final losses need the full run (--full).")
 
 

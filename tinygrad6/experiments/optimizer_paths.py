@@ -53,11 +53,11 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
         verbose: bool = True, **overrides: Any) -> dict[str, Any]:
     """Compute the four paths and draw them. `data` and `seed` are unused (nothing here is random)."""
     started = time.perf_counter()
-    s = common.settings(sys.modules[__name__], quick, overrides)
-    start = (s["x0"], s["y0"])
-    runs = {"SGD": (optim.SGD, s["lr_sgd"]), "Momentum": (optim.Momentum, s["lr_momentum"]),
-            "AdaGrad": (optim.AdaGrad, s["lr_adagrad"]), "Adam": (optim.Adam, s["lr_adam"])}
-    paths = {name: path(cls, lr, start, s["steps"]) for name, (cls, lr) in runs.items()}
+    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
+    start = (settings["x0"], settings["y0"])
+    runs = {"SGD": (optim.SGD, settings["lr_sgd"]), "Momentum": (optim.Momentum, settings["lr_momentum"]),
+            "AdaGrad": (optim.AdaGrad, settings["lr_adagrad"]), "Adam": (optim.Adam, settings["lr_adam"])}
+    paths = {name: path(cls, lr, start, settings["steps"]) for name, (cls, lr) in runs.items()}
 
     fig, axes = common.figure(2, 2, figsize=(9, 7.5))
     xs, ys = np.meshgrid(np.linspace(-10, 10, 400), np.linspace(-5, 5, 200))
@@ -71,14 +71,15 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
         ax.set_ylim(-5, 5)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-    common.suptitle(fig, f"{TITLE}: {s['steps']} steps from {start}, gradients from tinygrad6's backward()",
+    common.suptitle(fig, f"{TITLE}: {settings['steps']} steps from {start}, gradients from tinygrad6's backward()",
                     fontsize=12)
 
     final = {name: {"x": float(p[-1, 0]), "y": float(p[-1, 1]), "f": float(f(p[-1, 0], p[-1, 1]))}
              for name, p in paths.items()}
     summary = "final f after {} steps: {}".format(
-        s["steps"], ", ".join(f"{name} {v['f']:.3g} at ({v['x']:.3f}, {v['y']:.3f})" for name, v in final.items()))
-    result = {"dataset": "none (a function of two variables)", "seed": seed, "quick": quick, "settings": s,
+        settings["steps"],
+        ", ".join(f"{name} {v['f']:.3g} at ({v['x']:.3f}, {v['y']:.3f})" for name, v in final.items()))
+    result = {"dataset": "none (a function of two variables)", "seed": seed, "quick": quick, "settings": settings,
               "numbers": {"final": final, "paths": {name: p.round(6).tolist() for name, p in paths.items()}},
               "summary": summary}
     return common.finish(sys.modules[__name__], out, fig, result, started)
@@ -98,11 +99,11 @@ def times(count: int) -> str:
 def what(r: dict[str, Any]) -> str:
     """What this run shows, from its paths: how often each optimizer crosses the valley's floor (y = 0) and passes
     the minimum in x, how AdaGrad's steps in y shrink, and where each ends."""
-    s, n = r["settings"], r["numbers"]
+    settings, n = r["settings"], r["numbers"]
     paths = {name: np.array(p, dtype=float) for name, p in n["paths"].items()}
     y_turns = {name: sign_changes(p[:, 1]) for name, p in paths.items()}
     x_turns = {name: sign_changes(p[:, 0]) for name, p in paths.items()}
-    text = f"From ({s['x0']:g}, {s['y0']:g}), in {s['steps']} steps: "
+    text = f"From ({settings['x0']:g}, {settings['y0']:g}), in {settings['steps']} steps: "
     sgd = y_turns["SGD"]
     text += (f"SGD crosses the valley's floor (y = 0) {times(sgd)}: "
              + ("it zig-zags across the steep y direction, because the gradient points across the valley rather than "

@@ -26,17 +26,18 @@ QUICK: dict[str, Any] = {"epochs": 100}
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
     return common.run_overfit(sys.modules[__name__], data, out, seed, quick, verbose, overrides,
-                              lambda s: {"lambda = 0": {"l2": 0.0}, f"lambda = {s['lam']}": {"l2": s["lam"]}})
+                              lambda settings: {"lambda = 0": {"l2": 0.0},
+                                                f"lambda = {settings['lam']}": {"l2": settings["lam"]}})
 
 
 def what(r: dict[str, Any]) -> str:
     """What this run shows, from its numbers: the final accuracies and the train/test gaps without and with weight
     decay, and, when it is shorter than the chapter's, that its networks are undertrained."""
-    s, final, gaps = r["settings"], r["numbers"]["final"], r["numbers"]["gap_last10"]
+    settings, final, gaps = r["settings"], r["numbers"]["final"], r["numbers"]["gap_last10"]
     plain, decayed = final  # "lambda = 0", "lambda = <lam>"
     text = (f"Without weight decay the training accuracy ends at {common.train_accuracy(final[plain]['train_acc'])} "
             f"and the test accuracy at {final[plain]['test_acc']:.3f}: a train/test gap of {gaps[plain]:.3f} over "
-            f"the last 10 epochs. With lambda = {s['lam']} the training accuracy ends at "
+            f"the last 10 epochs. With lambda = {settings['lam']} the training accuracy ends at "
             f"{common.train_accuracy(final[decayed]['train_acc'])}, the test accuracy at "
             f"{final[decayed]['test_acc']:.3f}, and the gap is {gaps[decayed]:.3f}: ")
     if gaps[decayed] < gaps[plain]:
@@ -44,7 +45,7 @@ def what(r: dict[str, Any]) -> str:
     else:
         text += "in this run weight decay does not narrow it."
     return text + common.shorter_run(
-        sys.modules[__name__], s, "epochs", "epochs",
+        sys.modules[__name__], settings, "epochs", "epochs",
         "the networks are undertrained, and the gap between train and test accuracy that the chapter shows needs the "
         "full run (--full).")
 

@@ -32,15 +32,15 @@ QUICK: dict[str, Any] = {"iters": 400}
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    s = common.settings(sys.modules[__name__], quick, overrides)
-    inits = {f"std={s['std']}": s["std"], "Xavier": "xavier", "He": "he"}
+    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
+    inits = {f"std={settings['std']}": settings["std"], "Xavier": "xavier", "He": "he"}
     trainers = {}
     for name, weight_init in inits.items():
-        model = nn.MLP(data.input_size, [s["hidden"]] * s["layers"], 10, activation="relu",
+        model = nn.MLP(data.input_size, [settings["hidden"]] * settings["layers"], 10, activation="relu",
                        weight_init=weight_init, rng=seed)
-        trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=s["lr"]), (data.x_train, data.t_train),
+        trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (data.x_train, data.t_train),
                                  verbose=False)
-    losses = common.lockstep(trainers, data.x_train, data.t_train, s["iters"], s["batch_size"], seed,
+    losses = common.lockstep(trainers, data.x_train, data.t_train, settings["iters"], settings["batch_size"], seed,
                              desc=NAME, verbose=verbose, after_update=True)  # the book's record, for its statistic
     test_acc = {name: trainer.evaluate(data.x_test, data.t_test)[1] for name, trainer in trainers.items()}
 
@@ -53,14 +53,14 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     common.suptitle(fig, f"{TITLE}\n{common.caption(data, quick)}")
 
     before = {name: np.array(trainer.history["loss"]) for name, trainer in trainers.items()}
-    result = common.loss_curves_result(data, seed, quick, s, before, smoothed, test_acc)
+    result = common.loss_curves_result(data, seed, quick, settings, before, smoothed, test_acc)
     return common.finish(sys.modules[__name__], out, fig, result, started)
 
 
 def what(r: dict[str, Any]) -> str:
     """What this run shows, from its numbers: whether the small initial weights learned at all (a final loss near
     log(10)), and which of Xavier and He ends lower."""
-    s, book = r["settings"], r["numbers"]["book_final_loss"]
+    settings, book = r["settings"], r["numbers"]["book_final_loss"]
     small = next(name for name in book if name not in ("Xavier", "He"))  # "std=<std>"
     chance = float(np.log(10))
     if abs(book[small] - chance) < STUCK:
@@ -77,7 +77,7 @@ def what(r: dict[str, Any]) -> str:
         text += "He learns faster, as suits ReLU (its larger std makes up for the half of the outputs ReLU sets to 0)."
     else:
         text += "in this run Xavier ends lower than He."
-    return text + common.shorter_run(sys.modules[__name__], s, "iters", "iterations",
+    return text + common.shorter_run(sys.modules[__name__], settings, "iters", "iterations",
                                      "the chapter's final losses need the full run (--full).")
 
 

@@ -75,14 +75,13 @@ class Dropout(Module):
     rng: a numpy Generator or an int seed (the layer keeps one generator, so successive calls draw new masks,
     reproducibly), or None for tinygrad6's default generator (`tinygrad6.manual_seed`). Both forms draw the same
     units from the same generator. The last mask drawn is kept in `.mask` (m / (1-p), or m for the book's form), as
-    the book's layer keeps it.
+    the book's layer keeps it. A p outside [0, 1) raises ValueError when the layer is made (PyTorch's behaviour),
+    with `F.dropout_mask`'s message.
     """
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None, inverted: bool = True) -> None:
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p is the probability of dropping a unit and must be in [0, 1), got {p}")
-        self.p, self.inverted = p, inverted
+        self.p, self.inverted = F.check_dropout_p(p), inverted
         self.rng = None if rng is None else default_rng(rng)
         self.mask: np.ndarray | None = None
 

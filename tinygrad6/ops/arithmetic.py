@@ -59,9 +59,6 @@ class Mul(Op):
 
     def backward(self, gy):
         a, b = self.inputs
-        if a is b:  # x * x: both gradients are gy * x, computed once (the loop adds them)
-            g = gy * a
-            return g, g
         return (gy * b if a.requires_grad else None), (gy * a if b.requires_grad else None)
 
 
@@ -117,16 +114,21 @@ class MatMul(Op):
 
     def backward(self, gy):
         a, b = self.inputs
-        if a.ndim >= 2 and b.ndim >= 2:
-            return (gy @ b.mT if a.requires_grad else None), (a.mT @ gy if b.requires_grad else None)
-        # a vector operand: promote it to a matrix, as the forward did, and take the promoted axis out again
-        a2 = a if a.ndim >= 2 else a.reshape(1, -1)
-        b2 = b if b.ndim >= 2 else b.reshape(-1, 1)
-        gy2 = gy.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
-        ga = gy2 @ b2.mT if a.requires_grad else None
-        gb = a2.mT @ gy2 if b.requires_grad else None
-        if ga is not None and a.ndim == 1:
-            ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
-        if gb is not None and b.ndim == 1:
-            gb = gb.reshape(gb.shape[:-1])
-        return ga, gb
+        if a.ndim == 1 or b.ndim == 1:
+            return _vector_matmul_grads(a, b, gy)
+        return (gy @ b.mT if a.requires_grad else None), (a.mT @ gy if b.requires_grad else None)
+
+
+def _vector_matmul_grads(a, b, gy):
+    """MatMul's gradients when an operand is a vector: promote it to a matrix as the forward did (a to a row, b to
+    a column), use the matrix rule, and take the promoted axis out of its gradient again."""
+    a2 = a if a.ndim >= 2 else a.reshape(1, -1)
+    b2 = b if b.ndim >= 2 else b.reshape(-1, 1)
+    gy2 = gy.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
+    ga = gy2 @ b2.mT if a.requires_grad else None
+    gb = a2.mT @ gy2 if b.requires_grad else None
+    if ga is not None and a.ndim == 1:
+        ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+    if gb is not None and b.ndim == 1:
+        gb = gb.reshape(gb.shape[:-1])
+    return ga, gb

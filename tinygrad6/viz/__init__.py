@@ -10,6 +10,7 @@
 graph.py   walk, draw, render (Graphviz)
 trace.py   trace: one row per backward step (shared with the page)
 html.py    backprop_html, stepper: the step-through page (rule, both source lines, accumulation)
+page/      the page's template, style and script (stepper.html, .css, .js), package data
 
 Names are shown literally, never as markup or script. draw/render/backprop_html refuse graphs of more than
 MAX_OPS (2,000) ops, which Graphviz would need minutes for; the error says how to collapse, cut or lift the limit.

@@ -27,17 +27,26 @@ import os
 import re
 import shutil
 import subprocess
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import graphviz
 import numpy as np
-from graphviz.quoting import quote
 
-from ..nn import Parameter
-from ..op import Op
+try:
+    import graphviz
+    from graphviz.quoting import quote
+except ImportError as e:
+    raise ImportError(
+        "tinygrad6.viz needs the Python package graphviz: pip install graphviz. To render pictures it also needs "
+        "Graphviz's dot program: sudo apt-get install graphviz (Debian/Ubuntu), brew install graphviz (macOS) or "
+        "conda install -c conda-forge graphviz (both at once with conda: conda install -c conda-forge "
+        "python-graphviz). `import tinygrad6` works without them.", name="graphviz") from e
+
+from ..nn.module import Parameter  # viz is a floor above nn (and `import tinygrad6` has loaded nn already)
+from ..op import Op, shorten
 from ..tensor import Tensor, preview
 
 SHOW_KEYS = ("shape", "value", "grad", "source")
@@ -49,6 +58,7 @@ FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "d
 # 4,800 ops 45 s. Past MAX_OPS, draw/render/backprop_html refuse and say how to collapse, cut or lift the limit.
 MAX_OPS = 2_000
 DOT_TIMEOUT = 120.0  # seconds: what MAX_OPS takes, forty times over
+LABEL_WIDTH = 24  # characters per line of values in a node: mean, std on one line, min, max on the next
 
 INSTALL_HELP = (
     "Graphviz's `dot` program is needed to render a graph to {fmt} but was not found on PATH. Install Graphviz:\n"
@@ -361,7 +371,7 @@ def draw(*outputs: Tensor, show: Iterable[str] | str = ("shape", "value", "grad"
         raise ValueError(f"draw: rankdir must be one of {list(RANKDIRS)}, got {rankdir!r}")
     model = GraphModel.build(tensors, collapse)
     check_size(model, max_ops, "draw")
-    return _digraph(model, show, rankdir, legend)
+    return build_digraph(model, show, rankdir, legend)
 
 
 def render(*outputs: Tensor, path: str | os.PathLike, timeout: float | None = DOT_TIMEOUT, **draw_kwargs) -> Path:
@@ -447,7 +457,7 @@ _BOX_ATTRS = _attrs(BOX_STYLE)
 _INPUT_EDGE = _attrs({"fontsize": "10", "fontcolor": "#4e342e", "fontname": "Helvetica-Bold"})
 
 
-def _operand_names(op: Op) -> tuple[str, ...]:
+def operand_names(op: Op) -> tuple[str, ...]:
     """What each input arrow of `op` is labelled with: a and b for sub, div, pow and matmul, 0, 1, ... for the
     other ops whose operand order matters, nothing for one input or a commutative op (add, mul, maximum...)."""
     if op.name in OPERANDS and len(op.inputs) == 2:
@@ -457,7 +467,11 @@ def _operand_names(op: Op) -> tuple[str, ...]:
     return ()
 
 
-def _digraph(model: GraphModel, show: tuple[str, ...], rankdir: str, legend: bool) -> graphviz.Digraph:
+def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", "grad"), rankdir: str = "TB",
+                  legend: bool = True) -> graphviz.Digraph:
+    """The `graphviz.Digraph` of a built `GraphModel`: what `draw` returns once it has checked its arguments, and
+    what the step-through page renders. `show`, `rankdir` and `legend` as in `draw`, already checked; the size is
+    not checked here (call `check_size` first). ValueError names a tensor, scope or op name Graphviz cannot draw."""
     g = graphviz.Digraph("tinygrad6", graph_attr={"rankdir": rankdir, "nodesep": "0.25", "ranksep": "0.3",
                                                    "fontname": "Helvetica", "fontsize": "11"},
                          node_attr={"fontname": "Helvetica", "fontsize": "10", "height": "0.3"},
@@ -485,7 +499,7 @@ def _digraph(model: GraphModel, show: tuple[str, ...], rankdir: str, legend: boo
     for op in model.ops:
         dst = model.op_node(op)
         into_box = model.op_box[id(op)] is not None
-        operands = _operand_names(op)
+        operands = operand_names(op)
         for i, x in enumerate(op.inputs):
             if not model.tensor_visible(x):
                 continue  # made and used inside the same box, or a constant swallowed by it
@@ -594,7 +608,7 @@ def _op_node(model: GraphModel, op: Op, show: tuple[str, ...]) -> str:
     if "source" in show:
         lines.extend(location_lines(op, short=True))
     tooltip = [f"{name} ({node_id})"]
-    tooltip += [f"{k}={_short(_param_text(v), 60)}" for k, v in op.params.items()]
+    tooltip += [f"{k}={shorten(_param_text(v), 60)}" for k, v in op.params.items()]
     if op.scope:
         tooltip.append("scope " + "/".join(op.scope))
     tooltip.extend(location_lines(op) or ["source: not recorded (use tinygrad6.record_source())"])
@@ -644,15 +658,12 @@ def _dtype_name(dtype: np.dtype) -> str:
 
 
 def value_lines(array: np.ndarray) -> list[str]:
-    """The values themselves when there are a few, else mean/std and min/max on two short lines."""
-    if array.size <= 8:
-        text = scalar_preview(array, max_chars=48) if array.ndim == 0 else preview(array, max_chars=48)
-        if not text.startswith("<"):
-            return [text]
-    if array.size == 0 or array.dtype.kind not in "fiub":
-        return [f"{array.size} values"]
-    a = array.astype(np.float64, copy=False)
-    return [f"mean {a.mean():.3g}  std {a.std():.3g}", f"min {a.min():.3g}  max {a.max():.3g}"]
+    """`preview` of the array (the values when a few fit in 48 characters, else <mean= std= min= max=>) broken
+    at spaces into lines of at most LABEL_WIDTH characters, so that a node stays narrow."""
+    text = scalar_preview(array, max_chars=48) if array.ndim == 0 else preview(array, max_chars=48)
+    if len(text) <= LABEL_WIDTH:
+        return [text]
+    return textwrap.wrap(text, LABEL_WIDTH, break_long_words=False, break_on_hyphens=False)
 
 
 def scalar_preview(array: np.ndarray, max_chars: int = 60) -> str:
@@ -686,7 +697,7 @@ def param_lines(op: Op) -> list[str]:
     for k, v in op.params.items():
         if v is None or v is False or isinstance(v, np.ndarray):
             continue
-        lines.append(k if v is True else f"{k}={_short(_param_text(v), 28)}")
+        lines.append(k if v is True else f"{k}={shorten(_param_text(v), 28)}")
     return lines
 
 
@@ -717,11 +728,6 @@ def location_lines(op: Op, short: bool = False) -> list[str]:
     if location.library:
         lines.append(("in " if short else "library line: ") + where(location.library))
     return lines
-
-
-def _short(value, limit: int) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 # -- user text into DOT ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import TextIO
 import numpy as np
 
 from ..autograd import BackwardStep, backward_steps
+from ..autograd import grad as autograd_grad
 from ..tensor import ArrayLike, Tensor
 from .graph import GraphModel
 
@@ -29,44 +30,27 @@ from .graph import GraphModel
 @dataclass
 class Replay:
     """A backward pass run for looking at, not for learning: the records of `backward_steps`, the graph they
-    ran on (with its node ids), and the gradient of every leaf (what `backward()` would add to `.grad`)."""
+    ran on (with its node ids), and the seed (the gradient of the loss itself)."""
 
     model: GraphModel
     steps: list[BackwardStep]
-    leaf_grads: dict[int, Tensor]
     seed: Tensor
 
 
 def replay_backward(loss: Tensor, grad: ArrayLike | None = None, *, who: str = "trace") -> Replay:
     """Run `backward_steps` on `loss` without touching any `.grad` (gradients are captured through `inputs=`)
-    and keeping the graph (`retain_graph=True`), so the user's own `backward()` works the same afterwards."""
+    and keeping the graph (`retain_graph=True`), so the user's own `backward()` works the same afterwards.
+    `backward_steps` refuses what `backward()` refuses (a loss without grad, a missing or misshapen `grad`, a
+    graph released by an earlier backward), with the same messages."""
     if not isinstance(loss, Tensor):
         raise TypeError(f"{who}: expected the Tensor to backpropagate from (e.g. the loss), got {type(loss).__name__}")
-    if not loss.requires_grad:
-        raise RuntimeError(f"{who}: this tensor does not require grad, so there is no backward pass to show; create "
-                           f"a leaf with requires_grad=True and compute the loss from it")
     model = GraphModel.build([loss])
-    released = [op for op in model.ops if op.released]
-    if released:
-        raise RuntimeError(
-            f"{who}: the graph of this tensor was released by an earlier backward() ({len(released)} of its "
-            f"{len(model.ops)} ops, e.g. {released[0].name}), so its backward pass cannot be replayed. Call "
-            f"loss.backward(retain_graph=True) instead, or call {who}(loss) before backward().")
     leaves = [t for t in model.tensors if t.creator is None and t.requires_grad]
-    if grad is None and loss.size != 1:
-        raise RuntimeError(f"{who}: the tensor has shape {loss.shape}; pass grad= an array of that shape (the "
-                           f"upstream gradient), or reduce it to a scalar first")
-    seed = Tensor(np.ones_like(loss.data)) if grad is None else (grad if isinstance(grad, Tensor) else Tensor(grad))
-    generator = backward_steps([loss], [seed], retain_graph=True, inputs=leaves)
-    steps: list[BackwardStep] = []
-    while True:
-        try:
-            steps.append(next(generator))
-        except StopIteration as stop:
-            grads = stop.value or []
-            break
-    leaf_grads = {id(t): g for t, g in zip(leaves, grads) if g is not None}
-    return Replay(model, steps, leaf_grads, seed)
+    grads = None if grad is None else [grad]
+    steps = list(backward_steps([loss], grads, retain_graph=True, inputs=leaves))
+    # the first step receives the seed; a leaf has no step, and its gradient is the seed itself
+    seed = steps[0].grad_output if steps else autograd_grad(loss, loss, grads, retain_graph=True)[0]
+    return Replay(model, steps, seed)
 
 
 @dataclass
@@ -111,8 +95,8 @@ def trace(loss: Tensor, grad: ArrayLike | None = None, *, file: TextIO | None = 
             scope="/".join(step.op.scope),
             inputs=[label(x) for x in step.op.inputs],
             output=label(step.op.output),
-            grad_output_norm=_norm(step.grad_output),
-            grad_input_norms=[None if g is None else _norm(g) for g in step.grad_inputs],
+            grad_output_norm=grad_norm(step.grad_output),
+            grad_input_norms=[None if g is None else grad_norm(g) for g in step.grad_inputs],
             finalized=[model.label(t) for t, _ in step.finalized],
             source=step.op.source,
             library=_library_line(step.op),
@@ -161,5 +145,7 @@ def _library_line(op) -> str | None:
     return location.library
 
 
-def _norm(g: Tensor) -> float:
+def grad_norm(g: Tensor) -> float:
+    """The L2 norm of a gradient, summed in float64 (so a float32 gradient's norm does not lose digits); the trace
+    and the step-through page both show it."""
     return float(np.sqrt(np.sum(np.square(g.data, dtype=np.float64))))

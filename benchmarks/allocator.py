@@ -1,7 +1,9 @@
-"""Process-wide settings that make numpy training loops faster. Opt-in: a program calls them (the tour and the
-experiments do); the library itself never changes the process behind your back.
+"""The allocator setting the benchmark pins for every contender: glibc's malloc keeps the memory numpy frees.
 
-    from tinygrad6.system import keep_freed_memory
+A process-wide choice, so it is not in the library (which never changes the process behind your back); a program of
+your own can copy this function or set the two environment variables below (docs/speed.md).
+
+    from benchmarks.allocator import keep_freed_memory
     keep_freed_memory()
 """
 
@@ -21,7 +23,7 @@ def keep_freed_memory() -> bool:
     heap to the system (and gives arrays above a size their own mapping, unmapped when freed), so the next step
     takes a page fault for every 4 KB it gets back. Measured here: a step of the chapter's 784-100x5-10 MLP at
     batch 100 goes from 1.79 to 1.24 ms (BatchNorm: 2.67 to 2.12 ms); the quick tour, with its smaller networks,
-    gains 4%. After this call the process keeps its peak memory (which every step reaches again anyway). The same
+    gained 4%. After this call the process keeps its peak memory (which every step reaches again anyway). The same
     from the shell, for any program: MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_MMAP_THRESHOLD_=33554432.
 
     Returns True when the settings took effect, False (changing nothing) where the C library is not glibc.
