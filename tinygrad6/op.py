@@ -100,7 +100,7 @@ class Op:
         if y.base is not None:  # a view of an input's memory (reshape, transpose, slice): one write stamp for both
             for t in inputs:
                 if _same_memory(y, t._data):
-                    out._stamp = t._stamp
+                    out._stamp = t.shared_stamp()
                     break
         if modes._anomaly.get():
             op.check_finite("forward", y, inputs)

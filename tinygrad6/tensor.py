@@ -49,7 +49,7 @@ class Tensor:
         self.name = name
         self.creator: Op | None = None
         # Tensor(t) keeps t's array, so it shares t's write stamp (a write through either is seen by both)
-        self._stamp = source._stamp if source is not None and array is source._data else WriteStamp()
+        self._stamp = source.shared_stamp() if source is not None and array is source._data else None
         self._retains_grad = False
         self._hooks: dict[int, Callable] | None = None
 
@@ -60,7 +60,7 @@ class Tensor:
         t._data = array if type(array) is np.ndarray else np.asarray(array)
         t.grad = t.name = t.creator = t._hooks = None
         t.requires_grad = requires_grad
-        t._stamp = WriteStamp()
+        t._stamp = None  # made on the first write or alias (see shared_stamp)
         t._retains_grad = False
         return t
 
@@ -79,7 +79,7 @@ class Tensor:
     def data(self, value: np.ndarray) -> None:
         value = value if type(value) is np.ndarray else np.asarray(value)
         if not _same_memory(value, self._data):  # new memory: no longer an alias of the old array's other views
-            self._stamp = WriteStamp()
+            self._stamp = None
         self._data = value
         self._stamp_write()
 
@@ -92,12 +92,18 @@ class Tensor:
         """Record an in-place write: the memory's stamp becomes the global write count, so an op recorded before
         it (whose `stamp` is an older count) knows its input changed, and an op recorded after it does not."""
         Tensor._write_count += 1
-        self._stamp.last = Tensor._write_count
+        self.shared_stamp().last = Tensor._write_count
+
+    def shared_stamp(self) -> WriteStamp:
+        """The write stamp of this tensor's memory, made on first need; an alias (detach(), a view) shares it."""
+        if self._stamp is None:
+            self._stamp = WriteStamp()
+        return self._stamp
 
     @property
     def _version(self) -> int:
         """The write count at the last in-place write into this tensor's memory (0: never written)."""
-        return self._stamp.last
+        return 0 if self._stamp is None else self._stamp.last
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -175,7 +181,7 @@ class Tensor:
         """A new leaf sharing this tensor's values (and its write stamp: writing into one is seen as a write into
         the other), cut off from the graph (no grad flows through it)."""
         t = Tensor._wrap(self._data)
-        t._stamp = self._stamp
+        t._stamp = self.shared_stamp()
         return t
 
     def astype(self, dtype) -> Tensor:
