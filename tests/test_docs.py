@@ -433,6 +433,19 @@ def test_chapter6_shows_the_figure_of_every_experiment():
     assert not missing, f"docs/chapter6.md does not show the figure of {missing}"
 
 
+
+def test_the_readme_snippets_run_in_order_and_backward_steps_does_not_double_the_grads(tmp_path, monkeypatch):
+    """The README's python blocks, pasted one after the other into one session as a reader would: they run, and the
+    `backward_steps` snippet of "How backward works" leaves x.grad what "Ten lines" computed (it used to double it)."""
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(blocks[0], "README.md: Ten lines", "exec"), namespace)
+        first = namespace["x"].grad.data.copy()
+        exec(compile(blocks[1], "README.md: How backward works", "exec"), namespace)
+    np.testing.assert_allclose(namespace["x"].grad.data, first, rtol=1e-12)
+
 if __name__ == "__main__":
     # python tests/test_docs.py --update [docs/page.md ...]: refresh the ```text blocks from what the code prints now
     import sys

@@ -169,3 +169,26 @@ def test_anomaly_names_both_locations():
     assert "mul produced inf" in message
     assert f"{os.path.basename(HERE)}:{line}" in message
     assert f"functional.py:{_line_of('return (diff * diff).mean()', FUNCTIONAL)}" in message
+
+
+def test_an_assignment_of_a_library_call_names_its_result():
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(), nn.Dropout(0.5, rng=0), nn.Linear(4, 2, rng=0))
+    x = Tensor(np.ones((2, 3)), requires_grad=True, name="x")
+    W = Tensor(np.ones((3, 4)), requires_grad=True, name="W")
+    with record_source():
+        a1 = F.linear(x, W)
+        h = F.relu(a1)
+        scores = model(x)
+        loss = F.cross_entropy(scores, np.array([0, 1]))
+        inner = model.layers[0](x)
+        model.eval()
+        same = model.layers[2](h)  # Dropout in eval returns its input unchanged: h keeps its name
+    assert (a1.name, h.name, scores.name, loss.name, inner.name) == ("a1", "h", "scores", "loss", "inner")
+    assert same is h and h.name == "h"
+    # inside the model, the library's own names stay: the first Linear's output is "out"
+    first_linear_out = scores.creator.inputs[0]
+    while first_linear_out.creator is not None and first_linear_out.creator.name != "add":
+        first_linear_out = first_linear_out.creator.inputs[0]
+    assert first_linear_out.name == "out"
+    plain = F.linear(x, W)  # without record_source: the library's name
+    assert plain.name == "out"

@@ -7,25 +7,47 @@ scope named after themselves, so a drawn graph groups their ops.
 
 from __future__ import annotations
 
+import functools
+import sys
+from collections.abc import Callable
+
 import numpy as np
 
+from . import locations, modes
 from .modes import scope
 from .op import ShapeError
 from .tensor import ArrayLike, Tensor, as_tensor
 
 
+def named_by_caller(fn: Callable) -> Callable:
+    """Under record_source(), `a1 = F.linear(x, W, b)` in the user's code names the result a1 (the names the
+    functions give, such as "out" or "loss", are defaults)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        if modes._record_source.get():
+            locations.name_from_caller(result, sys._getframe(1), args)
+        return result
+
+    return wrapper
+
+
+@named_by_caller
 def relu(x: Tensor) -> Tensor:
     return x.relu()
 
 
+@named_by_caller
 def sigmoid(x: Tensor) -> Tensor:
     return x.sigmoid()
 
 
+@named_by_caller
 def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
+@named_by_caller
 def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
     """y = x @ W + b, with W of shape (in, out) as in the book's Affine layer.
     (PyTorch's `F.linear` stores the weight as (out, in) and computes x @ W.T + b.)"""
@@ -33,6 +55,7 @@ def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
     return (out if b is None else out + b).named("out")
 
 
+@named_by_caller
 @scope("log_softmax")
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(x) = (x - m) - log(sum(exp(x - m))), with m = max(x) along axis.
@@ -42,6 +65,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return (shifted - log_sum_exp).named("log_y")
 
 
+@named_by_caller
 @scope("softmax")
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(x) = exp(x - m) / sum(exp(x - m)), with m = max(x) along axis (for stability); the intermediates
@@ -56,6 +80,7 @@ def _max_constant(x: Tensor, axis: int) -> Tensor:
     return Tensor(x.data.max(axis=axis, keepdims=True), name="c (max, constant)")
 
 
+@named_by_caller
 @scope("cross_entropy")
 def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
     """Mean over the batch of -log softmax(logits)[target].
@@ -79,6 +104,7 @@ def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
     return (-logp[np.arange(n), t].mean()).named("loss")
 
 
+@named_by_caller
 @scope("mse_loss")
 def mse_loss(y: Tensor, t: ArrayLike) -> Tensor:
     """mean((y - t)**2), PyTorch's convention. The book's mean_squared_error is 0.5 * sum((y - t)**2)
@@ -110,6 +136,7 @@ def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dty
     return keep.astype(dtype) * np.asarray(1 / (1 - p) if inverted else 1, dtype=dtype)
 
 
+@named_by_caller
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None,
             inverted: bool = True) -> Tensor:
     """Dropout, each unit zeroed with probability p while training (m: 1 where kept, 0 where dropped):

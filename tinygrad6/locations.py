@@ -113,3 +113,16 @@ def _assignments(filename: str) -> dict[tuple, str]:
 
 
 _assignment_cache: dict[str, tuple] = {}
+
+
+def name_from_caller(result: object, frame: FrameType | None, inputs: tuple = ()) -> None:
+    """`h = layer(x)` or `a1 = F.linear(x, W, b)` under record_source(): name the tensor a library function or module
+    returned after the variable of the user's line that called it (a library's own name, such as "out", is only a
+    default). `frame` is the caller's frame: nothing happens unless it is the user's code and its line is a simple
+    assignment of exactly this call, nor when the result is one of the call's inputs (returned unchanged)."""
+    if frame is None or _kind(frame.f_code.co_filename) != "user" or any(result is x for x in inputs):
+        return
+    if getattr(result, "creator", None) is not None:
+        name = assigned_name(frame)
+        if name:
+            result.name = name

@@ -26,8 +26,21 @@ from tinygrad6 import Tensor, nn, viz
 DOCS_FIGURES = Path(__file__).resolve().parents[1] / "docs" / "figures"
 
 
+def apples_graph() -> Tensor:
+    """Section 1: the book's apple-and-tax bill, price = apple * apple_num * tax, after backward with every
+    intermediate's gradient kept (retain_grads), so each tensor shows its value and its gradient."""
+    with tinygrad6.retain_grads():
+        apple = Tensor(100.0, requires_grad=True, name="apple")
+        apple_num = Tensor(2.0, requires_grad=True, name="apple_num")
+        tax = Tensor(1.1, requires_grad=True, name="tax")
+        apple_price = (apple * apple_num).named("apple_price")
+        price = (apple_price * tax).named("price")
+    price.backward(retain_graph=True)
+    return price
+
+
 def mul_graph() -> Tensor:
-    """Section 3: L = sum(a * b), after backward (the leaves show their gradients)."""
+    """Section 4: L = sum(a * b), after backward (the leaves show their gradients)."""
     a = Tensor([1.0, 2.0, 3.0], requires_grad=True, name="a")
     b = Tensor([4.0, 5.0, 6.0], requires_grad=True, name="b")
     L = (a * b).sum()
@@ -37,7 +50,7 @@ def mul_graph() -> Tensor:
 
 
 def x2_plus_x_graph() -> Tensor:
-    """Section 4: z = x*x + x at x = 3, after backward: x.grad = 2x + 1 = 7."""
+    """Section 5: z = x*x + x at x = 3, after backward: x.grad = 2x + 1 = 7."""
     x = Tensor(3.0, requires_grad=True, name="x")
     t = x * x
     t.name = "t"
@@ -48,7 +61,7 @@ def x2_plus_x_graph() -> Tensor:
 
 
 def second_derivative_graph() -> Tensor:
-    """Section 6: dy/dx for y = tanh(x), recorded with create_graph=True; the graph of the gradient itself."""
+    """Section 7: dy/dx for y = tanh(x), recorded with create_graph=True; the graph of the gradient itself."""
     x = Tensor(0.5, requires_grad=True, name="x")
     y = x.tanh()
     y.name = "y"
@@ -70,6 +83,7 @@ def batchnorm_graph() -> Tensor:
 
 
 FIGURES: dict[str, tuple[Callable[[], Tensor], dict]] = {
+    "autograd-apples.svg": (apples_graph, {"show": ("value", "grad"), "rankdir": "LR"}),
     "autograd-mul.svg": (mul_graph, {}),
     "autograd-x2-plus-x.svg": (x2_plus_x_graph, {}),
     "autograd-second-derivative.svg": (second_derivative_graph, {"show": ("shape", "value")}),

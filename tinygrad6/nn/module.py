@@ -24,6 +24,7 @@ import io
 import os
 import secrets
 import stat
+import sys
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import locations, modes
 from ..modes import scope
 from ..tensor import Tensor
 
@@ -74,7 +76,10 @@ class Module:
 
     def __call__(self, *args, **kwargs) -> Any:
         with scope(type(self).__name__):
-            return self.forward(*args, **kwargs)
+            out = self.forward(*args, **kwargs)
+        if modes._record_source.get():  # `h = layer(x)` in the user's code names the output h
+            locations.name_from_caller(out, sys._getframe(1), args)
+        return out
 
     # -- what the module contains -----------------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
