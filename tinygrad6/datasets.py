@@ -335,7 +335,7 @@ class _Watchdog:
 
     def open(self, url: str, timeout: float):
         """urllib.request.urlopen(url, timeout=timeout) through connections this watchdog watches."""
-        opener = urllib.request.build_opener(_WatchedHTTPHandler(self), _WatchedHTTPSHandler(self))
+        opener = urllib.request.build_opener(_WatchedHandler(self))
         return opener.open(url, timeout=timeout)
 
     def watch(self, sock: socket.socket) -> None:
@@ -373,19 +373,16 @@ class _WatchedHTTPSConnection(_WatchedConnection, http.client.HTTPSConnection):
     pass
 
 
-class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+class _WatchedHandler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+    """urllib's http and https handlers in one (build_opener then adds neither default), opening watched
+    connections."""
+
     def __init__(self, watchdog: _Watchdog) -> None:
         super().__init__()
         self.watchdog = watchdog
 
     def http_open(self, req):
         return self.do_open(_WatchedHTTPConnection, req, watchdog=self.watchdog)
-
-
-class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, watchdog: _Watchdog) -> None:
-        super().__init__()
-        self.watchdog = watchdog
 
     def https_open(self, req):
         return self.do_open(_WatchedHTTPSConnection, req, watchdog=self.watchdog)

@@ -24,25 +24,24 @@ Fn = TypeVar("Fn", bound=Callable)
 
 
 class _Mode:
-    """A context manager (and decorator) that sets ContextVars for the duration of a block: `_Mode({var: value})`.
+    """A context manager (and decorator) that sets one ContextVar for the duration of a block.
 
     As a decorator it enters a fresh copy on every call, so threads and recursive calls never share its state; a
     decorated generator has the mode on while its body runs (each resumption), not while the caller runs; a
     decorated `async def` has it on for its whole body."""
 
-    def __init__(self, settings: dict[ContextVar, object]) -> None:
-        self._settings, self._tokens = settings, []
+    def __init__(self, var: ContextVar, value) -> None:
+        self._var, self._value, self._tokens = var, value, []
 
     def __enter__(self):
-        self._tokens.append([var.set(value) for var, value in self._settings.items()])
+        self._tokens.append(self._var.set(self._value))
         return self
 
     def __exit__(self, *exc) -> None:
-        for token in reversed(self._tokens.pop()):
-            token.var.reset(token)
+        self._var.reset(self._tokens.pop())
 
     def _fresh(self) -> _Mode:
-        return _Mode(self._settings)
+        return _Mode(self._var, self._value)
 
     def __call__(self, fn: Fn) -> Fn:
         return decorate(fn, self._fresh)
@@ -95,12 +94,12 @@ def decorate(fn: Fn, make_context: Callable[[], contextlib.AbstractContextManage
 
 def no_grad() -> _Mode:
     """Inside this block (or decorated function) ops build no graph and results have requires_grad=False."""
-    return _Mode({_grad_enabled: False})
+    return _Mode(_grad_enabled, False)
 
 
 def enable_grad() -> _Mode:
     """Turn graph building back on inside a `no_grad` block."""
-    return _Mode({_grad_enabled: True})
+    return _Mode(_grad_enabled, True)
 
 
 def is_grad_enabled() -> bool:
@@ -109,13 +108,13 @@ def is_grad_enabled() -> bool:
 
 def retain_grads() -> _Mode:
     """Every tensor created inside keeps its `.grad` after backward, not only the leaves (for looking at everything)."""
-    return _Mode({_retain_grads: True})
+    return _Mode(_retain_grads, True)
 
 
 def detect_anomaly() -> _Mode:
     """Inside this block the first op whose forward or backward makes NaN or inf raises `AnomalyError`,
     naming the op, its input shapes and the file:line of the user code that created it."""
-    return _Mode({_anomaly: True})
+    return _Mode(_anomaly, True)
 
 
 def record_source() -> _Mode:
@@ -123,7 +122,7 @@ def record_source() -> _Mode:
     tinygrad6 library line, e.g. inside `BatchNorm1d.forward`), and a tensor made by a simple assignment on the
     user's line (`xc = x - mu`) is named after its variable (`xc`) unless it has a name already.
     Off by default: walking the stack costs time on every op."""
-    return _Mode({_record_source: True})
+    return _Mode(_record_source, True)
 
 
 class ScopeName(str):

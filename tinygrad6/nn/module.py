@@ -166,11 +166,7 @@ class Module:
         Returns (missing keys, unexpected keys)."""
         slots = self._state_slots()
         where = f"load_state_dict into {type(self).__name__}"
-        missing = [k for k in slots if k not in state]
-        unexpected = [k for k in state if k not in slots]
-        if strict and (missing or unexpected):
-            raise KeyError(f"{where}: missing keys {missing}, unexpected keys {unexpected}; expected exactly "
-                           f"{list(slots)}")
+        missing, unexpected = _compare_keys(where, slots, state, strict)
         values = {}
         for key, (owner, attr) in slots.items():
             if key not in state:
@@ -244,11 +240,7 @@ class Module:
                 if key in members:
                     raise ValueError(f"{where}: two arrays named '{key}' in one archive; the file is damaged")
                 members[key] = info
-            missing = [k for k in slots if k not in members]
-            unexpected = [k for k in members if k not in slots]
-            if strict and (missing or unexpected):
-                raise KeyError(f"{where}: missing keys {missing}, unexpected keys {unexpected}; expected exactly "
-                               f"{list(slots)}")
+            _compare_keys(where, slots, members, strict)
             wanted = [k for k in slots if k in members]
             for key in wanted:
                 shape, dtype, data_start = _npy_header(archive, members[key], f"{where}: '{key}'")
@@ -321,6 +313,18 @@ def _members(module: Module) -> Iterator[tuple[str, Parameter | Module]]:
 
 def _plain_key(key: Any) -> bool:
     return isinstance(key, str) and key != "" and "." not in key
+
+
+def _compare_keys(where: str, slots: Mapping[str, Any], keys: Mapping[str, Any], strict: bool
+                  ) -> tuple[list[str], list[str]]:
+    """(missing, unexpected): the model's keys not in `keys`, and the keys not in the model; with strict, either
+    is a KeyError listing both."""
+    missing = [k for k in slots if k not in keys]
+    unexpected = [k for k in keys if k not in slots]
+    if strict and (missing or unexpected):
+        raise KeyError(f"{where}: missing keys {missing}, unexpected keys {unexpected}; expected exactly "
+                       f"{list(slots)}")
+    return missing, unexpected
 
 
 def _check_fits(where: str, key: str, source: str, shape: tuple[int, ...], dtype: np.dtype,

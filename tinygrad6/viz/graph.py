@@ -236,10 +236,6 @@ class GraphModel:
         return "input"
 
     # -- scopes -------------------------------------------------------------------------------------------------
-    def all_scope_paths(self) -> list[ScopePath]:
-        """Every scope instance used by an op, and every enclosing one, in first-use order."""
-        return self.scope_paths
-
     def _collapsed_paths(self) -> list[ScopePath]:
         paths = self.scope_paths
         if self.collapse is True:  # every innermost scope (the layers), not the model around them
@@ -259,10 +255,6 @@ class GraphModel:
                 if path[:k] in self.boxes:
                     return path[:k]
         return None
-
-    def box_of(self, op: Op) -> ScopePath | None:
-        """The collapsed scope that swallows this op, or None when the op is drawn itself."""
-        return self.op_box[id(op)]
 
     def op_node(self, op: Op) -> str:
         """The node an op is drawn as: its own box, or the box of its collapsed scope."""

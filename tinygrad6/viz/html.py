@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..autograd import run_rule
+from ..autograd import count_consumers, run_rule
 from ..op import Op
 from ..tensor import ArrayLike, Tensor, preview
 from .graph import DOT_TIMEOUT, MAX_OPS, OPERANDS, build_digraph, check_size, operand_names, pipe, shape_text
@@ -62,11 +62,7 @@ def backprop_html(loss: Tensor, path: str | os.PathLike, grad: ArrayLike | None 
     control characters Graphviz refuses). A graph of more than `max_ops` ops (MAX_OPS, 2,000, by default) raises
     ValueError: Graphviz needs minutes past a few thousand; `viz.trace(loss)` prints the steps of any size, and
     max_ops=None builds the page anyway."""
-    page = page_html(loss, grad, title=title, max_ops=max_ops, timeout=timeout)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return Stepper(page_html(loss, grad, title=title, max_ops=max_ops, timeout=timeout)).save(path)
 
 
 class Stepper:
@@ -131,33 +127,28 @@ def page_data(replay: Replay) -> dict:
         return {"node": model.tensor_id.get(id(t), ""), "label": model.label(t), "shape": shape_text(t),
                 "role": model.role(t)}
 
-    # how many gradients each tensor waits for: one per (op, input slot) that backward runs, as backward_steps counts
-    expected: dict[int, int] = {}
-    for step in steps:
-        for x in step.op.inputs:
-            if x.requires_grad:
-                expected[id(x)] = expected.get(id(x), 0) + 1
+    expected = count_consumers(model.outputs)  # how many gradients each tensor waits for, as backward_steps counts
     received: dict[int, list[list[int]]] = {}  # tensor -> [step, slot] of each contribution so far
-    running: dict[int, np.ndarray | None] = {}  # tensor -> the sum so far, added in backward_steps' order
+    running: dict[int, np.ndarray] = {}  # tensor -> the sum so far, added in backward_steps' order
 
     records = []
     for step in steps:
         op = step.op
         raw = run_rule(op, step.grad_output)  # the rule's own gradients, before broadcasting is undone
+        operands = operand_names(op) or ("",) * len(op.inputs)
         inputs = []
         for i, (x, g) in enumerate(zip(op.inputs, step.grad_inputs)):
             info = tensor_info(x)
             info["needs_grad"] = x.requires_grad
             info["grad"] = None if g is None else grad_info(g)
-            info["operand"] = (operand_names(op) or [""] * len(op.inputs))[i]
+            info["operand"] = operands[i]
             if g is not None and i < len(raw) and raw[i] is not None and tuple(raw[i].shape) != tuple(x.shape):
                 info["summed_from"] = list(raw[i].shape)  # the rule gave the broadcast shape; summed to x's
             if x.requires_grad:
                 parts = received.setdefault(id(x), [])
                 parts.append([step.index, i])
                 if g is not None:
-                    total = running.get(id(x))
-                    running[id(x)] = g.data if total is None else total + g.data
+                    running[id(x)] = running[id(x)] + g.data if id(x) in running else g.data
                 n = expected[id(x)]
                 total = running.get(id(x))
                 info["accumulation"] = {

@@ -14,7 +14,6 @@ Nothing is written to any `.grad`.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from typing import TextIO
@@ -24,7 +23,7 @@ import numpy as np
 from ..autograd import BackwardStep, backward_steps
 from ..autograd import grad as autograd_grad
 from ..tensor import ArrayLike, Tensor
-from .graph import GraphModel
+from .graph import GraphModel, short_source
 
 
 @dataclass
@@ -116,7 +115,7 @@ def format_trace(rows: list[TraceRow]) -> str:
                  f"{r.grad_output_norm:.3g}", sent, ", ".join(r.finalized) or "-"]
         cells = [printable(c) for c in cells]
         if r.source:
-            cells.append(printable(" in ".join(os.path.basename(w) for w in (r.source, r.library) if w)))
+            cells.append(printable(" in ".join(short_source(w) for w in (r.source, r.library) if w)))
         table.append(cells)
     if any(r.source for r in rows):
         header.append("source")

@@ -153,10 +153,6 @@ function ruleHtml(s) {
     (rule.code ? "<details open><summary>its <code>backward</code></summary><pre class=\"code\">" +
       esc(rule.code) + "</pre></details>" : "");
 }
-function partValues(p) {
-  const x = D.steps[p[0]].inputs[p[1]];
-  return x.grad;
-}
 function accumulationHtml(x, s) {
   const a = x.accumulation;
   if (!a) return "";
@@ -169,7 +165,7 @@ function accumulationHtml(x, s) {
   let parts = "";
   a.parts.forEach((p, j) => {
     const from = D.steps[p[0]];
-    const g = partValues(p);
+    const g = from.inputs[p[1]].grad;
     const now = p[0] === s.index && j === a.parts.length - 1;
     parts += '<div class="part' + (now ? " now" : "") + '" data-step="' + p[0] + '"' + valuesAttr(g) + ">" +
       (j ? "+ " : "") + (j + 1) + ". from step " + p[0] + " (" + esc(from.name) + ")" +
