@@ -1,29 +1,26 @@
-"""The backward loop and everything around it: shared sub-expressions, accumulation, long chains, memory
-(released saved values, graphs freed by reference counting), grad modes, retained grads, hooks, `tinygrad6.grad`
-and higher derivatives, `backward_steps`, in-place modification, anomaly detection, and the error messages."""
+"""The backward loop (tinygrad6/autograd.py) and everything around it: shared sub-expressions, accumulation, seeds
+(listed twice, not reused as .grad), .grad arrays that do not share memory, gradients cast back to each input's dtype,
+long chains, memory (released saved values, graphs freed by reference counting), hooks, `tinygrad6.grad` and higher
+derivatives (a composite model and a Hessian-vector product against PyTorch), `backward_steps`, and in-place
+modification detected at backward."""
 
 from __future__ import annotations
 
 import gc
-import inspect
-import os
 import weakref
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from opcheck import RTOL_F64
 
 import tinygrad6
 import tinygrad6.functional as F
-from tinygrad6 import AnomalyError, ShapeError, Tensor
+from tinygrad6 import Tensor
 
 
-def line_of(marker: str) -> int:
-    """The line number in this file of the line containing `marker` (so anomaly tests name their own line)."""
-    lines = inspect.getsource(inspect.getmodule(line_of)).splitlines()
-    return next(i for i, text in enumerate(lines, 1) if marker in text and "line_of(" not in text)
-
-
-# -- shared sub-expressions and accumulation ---------------------------------------------------------------------
+# -- shared sub-expressions and accumulation ----------------------------------------------------------------------
 def test_x_times_x_plus_x():
     x = Tensor([1.0, -2.0, 3.0], requires_grad=True)
     y = x * x + x
@@ -73,6 +70,62 @@ def test_gradients_accumulate_across_backward_calls_until_zeroed():
     np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
 
 
+def test_backward_twice_accumulates_into_grad():
+    x_np = np.array([0.5, 1.5])
+    x = Tensor(x_np, requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * (2 * x_np), rtol=1e-15)
+
+
+def test_broadcasting_reductions_sum_gradients_back_to_each_shape():
+    col = Tensor(np.arange(3.0).reshape(3, 1), requires_grad=True)
+    row = Tensor(np.arange(4.0), requires_grad=True)
+    scale = Tensor(2.0, requires_grad=True)
+    y = ((col * row + scale) / (col + 1)).mean(axis=0, keepdims=True).sum()
+    y.backward()
+    c, r = col.data, row.data
+    np.testing.assert_allclose(row.grad.data, (c / (c + 1)).mean(axis=0) * np.ones(4))
+    np.testing.assert_allclose(col.grad.data, ((r - scale.data) / (c + 1) ** 2 / 3).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(scale.grad.item(), (4 / (c + 1)).sum() / 3)
+    assert col.grad.shape == (3, 1) and row.grad.shape == (4,) and scale.grad.shape == ()
+
+
+@pytest.mark.parametrize("leaf_dtype, other_dtype", [(np.float32, np.float64), (np.float64, np.float32),
+                                                     (np.float16, np.float64)])
+def test_gradient_of_a_mixed_dtype_graph_has_each_leaf_dtype_and_the_right_values(leaf_dtype, other_dtype):
+    x_np, w_np = np.array([0.5, -1.25, 2.0]), np.array([1.5, 0.25, -0.75])
+    x = Tensor(x_np.astype(leaf_dtype), requires_grad=True)
+    w = Tensor(w_np.astype(other_dtype), requires_grad=True)
+    ((x * w).exp()).sum().backward()
+    assert x.grad.dtype == leaf_dtype and w.grad.dtype == other_dtype
+    # closed form d/dx exp(x w) = w exp(x w); all inputs are exact in float16, the product in the wider dtype
+    xw = x_np.astype(leaf_dtype).astype(np.float64) * w_np.astype(other_dtype).astype(np.float64)
+    rtol = 2e-3 if np.float16 in (leaf_dtype, other_dtype) else 1e-6  # the narrower dtype's rounding
+    np.testing.assert_allclose(x.grad.data.astype(np.float64), w_np * np.exp(xw), rtol=rtol)
+    np.testing.assert_allclose(w.grad.data.astype(np.float64), x_np * np.exp(xw), rtol=rtol)
+
+
+def test_an_empty_batch_flows_through_forward_and_backward():
+    x = Tensor(np.zeros((0, 3)), requires_grad=True)
+    W = Tensor(np.ones((3, 2)), requires_grad=True)
+    loss = (x @ W).relu().sum()
+    assert loss.item() == 0.0
+    loss.backward()
+    assert x.grad.shape == (0, 3)
+    np.testing.assert_array_equal(W.grad.data, np.zeros((3, 2)))
+
+
+# -- seeds and leaf grads -----------------------------------------------------------------------------------------
+def test_non_scalar_backward_without_grad_names_the_shape():
+    y = Tensor(np.ones((2, 3)), requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match=r"the output has shape \(2, 3\).*pass grad= an array of shape \(2, 3\)"):
+        y.backward()
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\) but the output has shape \(2, 3\)"):
+        y.backward(np.ones(3))
+
+
 def test_leaf_grads_are_separate_writeable_arrays():
     # regression: `a + b` handed the same (read-only, broadcast) gradient array to both leaves, so an in-place
     # update of a.grad (an optimizer's weight decay, say) changed b.grad or raised "assignment destination is
@@ -89,30 +142,27 @@ def test_leaf_grads_are_separate_writeable_arrays():
     np.testing.assert_array_equal(seed, [2.0, 2.0, 2.0])  # the caller's array is not the leaf's .grad
 
 
-def test_broadcasting_reductions_sum_gradients_back_to_each_shape():
-    col = Tensor(np.arange(3.0).reshape(3, 1), requires_grad=True)
-    row = Tensor(np.arange(4.0), requires_grad=True)
-    scale = Tensor(2.0, requires_grad=True)
-    y = ((col * row + scale) / (col + 1)).mean(axis=0, keepdims=True).sum()
-    y.backward()
-    c, r = col.data, row.data
-    np.testing.assert_allclose(row.grad.data, (c / (c + 1)).mean(axis=0) * np.ones(4))
-    np.testing.assert_allclose(col.grad.data, ((r - scale.data) / (c + 1) ** 2 / 3).sum(axis=1, keepdims=True))
-    np.testing.assert_allclose(scale.grad.item(), (4 / (c + 1)).sum() / 3)
-    assert col.grad.shape == (3, 1) and row.grad.shape == (4,) and scale.grad.shape == ()
+def test_leaf_grads_do_not_share_memory_with_the_seed_or_each_other():
+    a, b = Tensor(np.zeros(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    seed = np.array([1.0, 2.0, 3.0])
+    (a + b).backward(seed)  # add sends its incoming gradient (the seed) to both inputs unchanged
+    np.testing.assert_array_equal(a.grad.data, seed)
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.data, seed) and not np.shares_memory(b.grad.data, seed)
+    a.grad.data[...] = 0.0  # as an optimizer or a user may do
+    np.testing.assert_array_equal(b.grad.data, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0])
 
 
-def test_integer_array_indexing_with_repeats_in_a_graph():
-    E = Tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)  # an embedding table
-    ids = np.array([1, 3, 1, 1])
-    (E[ids] * np.arange(4.0)[:, None]).sum().backward()
-    expected = np.zeros((4, 3))
-    expected[1] = 0 + 2 + 3
-    expected[3] = 1
-    np.testing.assert_array_equal(E.grad.data, expected)
+def test_a_seed_tensor_is_not_reused_as_a_leaf_grad():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    seed = Tensor(np.array([5.0, 6.0]))
+    (x + 0.0).backward(seed)
+    x.grad.data[...] += 1.0
+    np.testing.assert_array_equal(seed.data, [5.0, 6.0])
 
 
-# -- long graphs and memory --------------------------------------------------------------------------------------
+# -- long graphs and memory ---------------------------------------------------------------------------------------
 def test_chain_of_100000_ops_backpropagates_and_is_freed():
     x = Tensor(np.array([0.5, 1.0]), requires_grad=True)
     y = x
@@ -171,6 +221,22 @@ def test_second_backward_through_a_released_graph_is_a_clear_error():
     np.testing.assert_allclose(x.grad.data, np.exp(x.data) * (1 + x.data))  # not changed by the failed call
 
 
+def test_graph_is_released_after_backward_by_default():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x.exp()).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_backward_with_create_graph_retains_the_graph_by_default():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x**3).sum()
+    y.backward(create_graph=True)
+    y.backward()  # allowed: retain_graph defaulted to create_graph=True
+    np.testing.assert_allclose(x.grad.data, 2 * 3 * x.data**2)
+
+
 def test_whole_graph_is_freed_by_reference_counting_when_the_loss_is_dropped():
     gc.collect()
     gc.disable()  # no cycle collector: only reference counting may free the graph
@@ -191,54 +257,7 @@ def test_whole_graph_is_freed_by_reference_counting_when_the_loss_is_dropped():
         gc.enable()
 
 
-# -- grad modes --------------------------------------------------------------------------------------------------
-def test_no_grad_builds_nothing():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    with tinygrad6.no_grad():
-        assert not tinygrad6.is_grad_enabled()
-        y = (x * 2).exp().sum()
-        with tinygrad6.enable_grad():
-            z = x * 2
-    assert tinygrad6.is_grad_enabled()
-    assert y.creator is None and not y.requires_grad
-    assert z.creator is not None and z.requires_grad
-    with pytest.raises(RuntimeError, match=r"does not require grad.*no_grad"):
-        y.backward()
-
-
-def test_no_grad_as_a_decorator_and_restored_after_an_exception():
-    x = Tensor([1.0], requires_grad=True)
-
-    @tinygrad6.no_grad()
-    def infer(t):
-        return t * 3
-
-    assert infer(x).creator is None and not infer(x).requires_grad
-    assert (x * 3).requires_grad
-    with pytest.raises(ZeroDivisionError), tinygrad6.no_grad():
-        1 / 0
-    assert tinygrad6.is_grad_enabled()
-
-
-def test_retain_grad_and_retain_grads():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    h = (x * 3).retain_grad()
-    other = h.exp()
-    other.sum().backward()
-    np.testing.assert_allclose(h.grad.data, np.exp(h.data))
-    assert other.grad is None  # not retained
-    with tinygrad6.retain_grads():
-        a = x * x
-        b = a.sum()
-    b.backward()
-    np.testing.assert_array_equal(a.grad.data, [1.0, 1.0])
-    assert b.grad.item() == 1.0
-    c = x * x
-    c.sum().backward()
-    assert c.grad is None  # only tensors created inside the block
-
-
-# -- hooks -------------------------------------------------------------------------------------------------------
+# -- hooks --------------------------------------------------------------------------------------------------------
 def test_register_hook_is_called_with_the_grad_and_can_replace_it():
     x = Tensor([1.0, 2.0], requires_grad=True)
     seen = []
@@ -267,7 +286,16 @@ def test_register_hook_on_a_tensor_without_grad_is_an_error():
         Tensor([1.0]).register_hook(print)
 
 
-# -- tinygrad6.grad and higher derivatives -----------------------------------------------------------------------
+def test_hook_on_a_leaf_sees_this_backward_only_not_the_accumulated_grad():
+    x = Tensor([1.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.item()))
+    (x * 2).sum().backward()
+    (x * 5).sum().backward()
+    assert seen == [2.0, 5.0] and x.grad.item() == 7.0
+
+
+# -- tinygrad6.grad, seeds and grad_outputs -----------------------------------------------------------------------
 def test_grad_does_not_touch_dot_grad():
     x = Tensor([0.5, -1.0], requires_grad=True)
     h = (x * 2).retain_grad()
@@ -283,6 +311,43 @@ def test_grad_does_not_touch_dot_grad():
         tinygrad6.grad(x.sum(), Tensor(1.0))
 
 
+def test_grad_with_several_outputs_and_upstream_gradients():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y1, y2 = x * x, x.exp()
+    (g,) = tinygrad6.grad([y1, y2], x, grad_outputs=[np.array([1.0, 0.5]), Tensor([2.0, 0.0])])
+    np.testing.assert_allclose(g.data, np.array([1.0, 0.5]) * 2 * x.data + np.array([2.0, 0.0]) * np.exp(x.data))
+    assert g.creator is None and not g.requires_grad  # create_graph=False records nothing
+    with pytest.raises(ValueError, match="2 outputs but 1 gradients"):
+        tinygrad6.grad([x * 1, x * 2], x, grad_outputs=[np.ones(2)])
+
+
+def test_grad_of_an_output_listed_twice_adds_both_seeds():
+    x_np = np.array([0.5, -1.0, 2.0])
+    g1, g2 = np.array([1.0, 2.0, 3.0]), np.array([-4.0, 0.5, 10.0])
+    x = Tensor(x_np, requires_grad=True)
+    y = x * x
+    (gx,) = tinygrad6.grad([y, y], [x], [g1, g2])
+    np.testing.assert_allclose(gx.data, 2 * x_np * (g1 + g2), rtol=1e-15)
+
+
+def test_grad_of_a_leaf_listed_twice_adds_both_seeds():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    g1, g2 = np.array([3.0, 4.0]), np.array([0.25, -1.0])
+    (gx,) = tinygrad6.grad([x, x], [x], [g1, g2])
+    np.testing.assert_array_equal(gx.data, g1 + g2)
+
+
+def test_grad_of_an_output_and_a_later_output_that_uses_it():
+    x_np = np.array([0.3, 1.7])
+    g1, g2 = np.array([2.0, -1.0]), np.array([0.5, 4.0])
+    x = Tensor(x_np, requires_grad=True)
+    y = x.exp()
+    z = y * y
+    (gx,) = tinygrad6.grad([y, z], [x], [g1, g2])  # dy/dx = e^x, dz/dx = 2 e^2x
+    np.testing.assert_allclose(gx.data, g1 * np.exp(x_np) + g2 * 2 * np.exp(2 * x_np), rtol=1e-14)
+
+
+# -- higher derivatives -------------------------------------------------------------------------------------------
 def test_second_derivative_of_tanh_with_grad():
     x = Tensor(np.linspace(-2, 2, 7), requires_grad=True)
     y = x.tanh()
@@ -324,7 +389,170 @@ def test_without_create_graph_backward_records_no_graph():
     assert x.grad.creator is None
 
 
-# -- backward_steps ----------------------------------------------------------------------------------------------
+def test_grads_computed_without_create_graph_record_no_graph():
+    x = Tensor(np.array([0.5, 1.5]), requires_grad=True)
+    ((x.exp() * x).sum()).backward()
+    assert not x.grad.requires_grad and x.grad.is_leaf
+    (g,) = tinygrad6.grad((x.sqrt() / x).sum(), x)
+    assert not g.requires_grad and g.creator is None
+
+
+# -- PyTorch as a second, independent reference (skipped when torch is not installed; not a dependency) -----------
+def _model(lib, x, W, b, s, labels, idx, cond):
+    """One composite touching most ops, written once for both libraries through `lib` (a tiny adapter)."""
+    h = lib.tanh(x @ W + b)                                    # linear, broadcasting the bias
+    h = lib.maximum(h, h.sigmoid() - 0.5) + lib.clip(h * 2, -0.7, 0.9)
+    centered = h - lib.mean(h, axis=0)
+    z = centered / (lib.var(h, axis=0) + 0.1).sqrt()           # batch-norm-like: var (ddof=0), sqrt, div
+    z = z + lib.amax(z, axis=1) * 0.3 + (s**2 + 1).log() * z.abs()
+    z = lib.where(cond, z, z.relu() ** 1.5)
+    z = lib.cat([z, z[idx] * 0.5], axis=0)[: x.shape[0]]       # getitem with repeats, concatenate, slicing
+    z = lib.sum(lib.stack([z, z.exp() * 0.1], axis=-1), axis=-1)
+    logits = z.reshape(-1, z.shape[-1]).T.T / s.exp()
+    return lib.cross_entropy(logits, labels) + lib.mse_loss(lib.softmax(logits), lib.log_softmax(logits).exp())
+
+
+class _TinyLib:
+    maximum, cat, stack, where = tinygrad6.maximum, tinygrad6.concatenate, tinygrad6.stack, tinygrad6.where
+    cross_entropy, mse_loss, softmax, log_softmax = F.cross_entropy, F.mse_loss, F.softmax, F.log_softmax
+
+    @staticmethod
+    def tanh(t):
+        return t.tanh()
+
+    @staticmethod
+    def clip(t, low, high):
+        return t.clip(low, high)
+
+    @staticmethod
+    def var(t, axis):
+        return t.var(axis=axis)
+
+    @staticmethod
+    def amax(t, axis):
+        return t.max(axis=axis, keepdims=True)
+
+    @staticmethod
+    def mean(t, axis):
+        return t.mean(axis=axis, keepdims=True)
+
+    @staticmethod
+    def sum(t, axis):
+        return t.sum(axis=axis)
+
+
+def _torch_lib(torch):
+    class TorchLib:
+        maximum, where = torch.maximum, torch.where
+
+        @staticmethod
+        def tanh(t):
+            return t.tanh()
+
+        @staticmethod
+        def clip(t, low, high):
+            return t.clamp(low, high)
+
+        @staticmethod
+        def var(t, axis):
+            return t.var(dim=axis, correction=0)
+
+        @staticmethod
+        def amax(t, axis):
+            return t.amax(dim=axis, keepdim=True)
+
+        @staticmethod
+        def mean(t, axis):
+            return t.mean(dim=axis, keepdim=True)
+
+        @staticmethod
+        def sum(t, axis):
+            return t.sum(dim=axis)
+
+        @staticmethod
+        def cat(ts, axis):
+            return torch.cat(ts, dim=axis)
+
+        @staticmethod
+        def stack(ts, axis):
+            return torch.stack(ts, dim=axis)
+
+        @staticmethod
+        def cross_entropy(logits, labels):
+            return torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels))
+
+        @staticmethod
+        def mse_loss(y, t):
+            return torch.nn.functional.mse_loss(y, t)
+
+        @staticmethod
+        def softmax(t):
+            return t.softmax(dim=-1)
+
+        @staticmethod
+        def log_softmax(t):
+            return t.log_softmax(dim=-1)
+
+    return TorchLib
+
+
+@given(data=st.data())
+def test_composite_model_matches_pytorch_values_gradients_and_second_derivatives(data):
+    torch = pytest.importorskip("torch")
+    n, d_in, d_out = data.draw(st.integers(2, 4)), data.draw(st.integers(1, 4)), data.draw(st.integers(2, 4))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    values = [rng.standard_normal(s) for s in [(n, d_in), (d_in, d_out), (d_out,), ()]]
+    labels = rng.integers(0, d_out, n)
+    idx = rng.integers(-n, n, 5)
+    cond = rng.random((n, d_out)) > 0.3
+
+    ours = [Tensor(v, requires_grad=True) for v in values]
+    loss = _model(_TinyLib, *ours, labels, idx, cond)
+    grads = tinygrad6.grad(loss, ours, create_graph=True)
+    penalty = sum(((g * g).sum() for g in grads), Tensor(0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):  # relu(z)**1.5 has an infinite 2nd derivative at 0, which
+        second = tinygrad6.grad(penalty, ours)            # relu's backward then masks out (as PyTorch's does)
+
+    theirs = [torch.tensor(v, requires_grad=True) for v in values]
+    t_loss = _model(_torch_lib(torch), *theirs, labels, torch.as_tensor(idx), torch.as_tensor(cond))
+    t_grads = torch.autograd.grad(t_loss, theirs, create_graph=True)
+    t_penalty = sum((g * g).sum() for g in t_grads)
+    t_second = torch.autograd.grad(t_penalty, theirs)
+
+    np.testing.assert_allclose(loss.item(), t_loss.item(), rtol=1e-10)
+    for name, g, t_g in zip(["x", "W", "b", "s"], grads, t_grads):
+        np.testing.assert_allclose(g.data, t_g.detach().numpy(), rtol=1e-8, atol=1e-10, err_msg=f"d loss / d {name}")
+    for name, g, t_g in zip(["x", "W", "b", "s"], second, t_second):
+        np.testing.assert_allclose(g.data, t_g.numpy(), rtol=1e-7, atol=1e-9, err_msg=f"d penalty / d {name}")
+
+
+def test_second_derivative_of_a_network_loss_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x_np, w_np, u_np = rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    labels = np.array([0, 4, 2, 1])
+
+    def ours():
+        x, w = Tensor(x_np), Tensor(w_np, requires_grad=True)
+        h = (x @ w).tanh().maximum(0.1 * (x @ w)) / (1.0 + (x @ w).exp().sqrt())
+        loss = tinygrad6.F.cross_entropy(h, labels)
+        (g,) = tinygrad6.grad(loss, w, create_graph=True)
+        (hv,) = tinygrad6.grad((g * Tensor(u_np)).sum(), w)  # Hessian-vector product H u
+        return hv.data
+
+    def theirs():
+        x, w = torch.tensor(x_np), torch.tensor(w_np, requires_grad=True)
+        z = x @ w
+        h = torch.maximum(z.tanh(), 0.1 * z) / (1.0 + z.exp().sqrt())
+        loss = torch.nn.functional.cross_entropy(h, torch.tensor(labels))
+        (g,) = torch.autograd.grad(loss, w, create_graph=True)
+        (hv,) = torch.autograd.grad((g * torch.tensor(u_np)).sum(), w)
+        return hv.numpy()
+
+    np.testing.assert_allclose(ours(), theirs(), rtol=RTOL_F64, atol=1e-14)
+
+
+# -- backward_steps -----------------------------------------------------------------------------------------------
 def test_backward_steps_records_one_step_per_op():
     x = Tensor(np.ones((2, 3)), requires_grad=True, name="x")
     W = Tensor(np.full((3, 4), 0.1), requires_grad=True, name="W")
@@ -368,7 +596,17 @@ def test_backward_steps_from_a_leaf_and_with_a_tensor_seed():
     np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
 
 
-# -- in-place modification ---------------------------------------------------------------------------------------
+def test_backward_steps_is_lazy_and_can_be_resumed():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    steps = (x.exp() * 3).sum().backward_steps()
+    first = next(steps)
+    assert first.op.name == "sum" and x.grad is None  # nothing reached x yet
+    rest = list(steps)
+    assert [s.op.name for s in rest] == ["mul", "exp"] and [s.index for s in rest] == [1, 2]
+    np.testing.assert_allclose(x.grad.data, 3 * np.exp(x.data))
+
+
+# -- in-place modification ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("modify", ["assign", "iadd", "setitem"])
 def test_in_place_modification_after_forward_is_detected(modify):
     x = Tensor([1.0, 2.0], requires_grad=True, name="x")
@@ -382,21 +620,6 @@ def test_in_place_modification_after_forward_is_detected(modify):
         w[0] = 5
     with pytest.raises(RuntimeError, match=r"^mul: its input 1 'w' of shape \(2,\) was modified in place"):
         loss.backward()
-
-
-def test_in_place_modification_before_forward_is_fine_and_source_is_named():
-    w = Tensor([3.0, 4.0], requires_grad=True)
-    w.data += 1
-    with tinygrad6.record_source():
-        y = w.exp()  # MARK-exp-created
-    loss = y.sum()
-    loss.backward(retain_graph=True)
-    np.testing.assert_allclose(w.grad.data, np.exp([4.0, 5.0]))
-    w.data = w.data * 2
-    expected = f"{os.path.abspath(__file__)}:{line_of('MARK-exp-created')}"
-    with pytest.raises(RuntimeError, match=r"exp \(created at .*\)") as info:
-        loss.backward()
-    assert expected in str(info.value)
 
 
 def test_writes_elsewhere_after_forward_do_not_block_backward():
@@ -425,149 +648,6 @@ def test_a_write_into_a_saved_output_after_forward_is_detected():
         y.backward(np.ones(2))
 
 
-# -- anomaly detection -------------------------------------------------------------------------------------------
-def test_detect_anomaly_names_the_op_and_the_line_in_forward():
-    x = Tensor([1.0, -1.0], requires_grad=True)
-    with pytest.warns(RuntimeWarning), pytest.raises(AnomalyError) as info, tinygrad6.detect_anomaly():
-        x.log()  # MARK-log-of-negative
-    message = str(info.value)
-    assert message.startswith("log produced NaN in its forward pass (input shapes (2,))")
-    assert f"{__file__}:{line_of('MARK-log-of-negative')}" in message
-    with pytest.warns(RuntimeWarning):
-        assert np.isnan(x.log().data[1])  # outside the block: no error
-
-
-def test_detect_anomaly_in_backward_names_the_op_whose_backward_made_it():
-    # regression: the NaN/inf made inside sqrt's backward rule was reported as a `div` forward
-    x = Tensor([0.0, 4.0], requires_grad=True)
-    with tinygrad6.detect_anomaly():
-        y = (x.sqrt() * 2).sum()  # MARK-sqrt-at-zero
-        assert np.all(np.isfinite(y.data))  # the forward is fine: sqrt(0) = 0
-        with pytest.warns(RuntimeWarning), pytest.raises(AnomalyError) as info:
-            y.backward()
-    message = str(info.value)
-    assert message.startswith("sqrt produced inf in its backward pass (input shapes (2,))")
-    assert f"{__file__}:{line_of('MARK-sqrt-at-zero')}" in message
-    assert tinygrad6.is_grad_enabled()
-
-
-# -- errors a learner meets --------------------------------------------------------------------------------------
-def test_matmul_shape_error_message_is_exact():
-    with pytest.raises(ShapeError) as info:
-        Tensor(np.ones((100, 784))) @ Tensor(np.ones((100, 100)))
-    assert str(info.value) == "matmul: shapes (100, 784) and (100, 100) do not align (784 != 100)"
-
-
-def test_broadcast_error_message_is_exact():
-    with pytest.raises(ShapeError) as info:
-        Tensor(np.ones((3, 4))) + Tensor(np.ones(5))
-    assert str(info.value) == "add: shapes (3, 4) and (5,) cannot broadcast"
-    assert isinstance(info.value, ValueError)
-    with pytest.raises(ShapeError, match=r"^mul: shapes \(2, 3\) and \(2,\) cannot broadcast$"):
-        Tensor(np.ones((2, 3)), requires_grad=True) * np.ones(2)
-
-
-def test_other_shape_errors_name_the_op_once():
-    # regression: an op's own ShapeError was wrapped again ("reshape: shapes (3, 4): reshape: ...")
-    with pytest.raises(ShapeError) as info:
-        Tensor(np.ones((3, 4))).reshape(5)
-    assert str(info.value) == "reshape: cannot reshape shape (3, 4) (12 elements) into (5,)"
-    with pytest.raises(ShapeError) as info:
-        Tensor(np.ones((2, 3))).sum_to((4,))
-    assert str(info.value) == "sum_to: cannot sum shape (2, 3) down to (4,)"
-    with pytest.raises(ShapeError, match=r"^matmul: shapes \(\) and \(3,\): matmul needs 1 or more axes"):
-        Tensor(2.0) @ Tensor(np.ones(3))
-    with pytest.raises(ShapeError, match=r"^matmul: shapes \(2, 3, 4\) and \(5, 4, 6\) cannot broadcast$"):
-        Tensor(np.ones((2, 3, 4))) @ Tensor(np.ones((5, 4, 6)))
-    with pytest.raises(IndexError, match=r"^getitem: index 5 on shape \(3,\)"):
-        Tensor(np.ones(3))[5]
-
-
-def test_non_scalar_backward_without_grad_names_the_shape():
-    y = Tensor(np.ones((2, 3)), requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match=r"the output has shape \(2, 3\).*pass grad= an array of shape \(2, 3\)"):
-        y.backward()
-    with pytest.raises(ValueError, match=r"grad has shape \(3,\) but the output has shape \(2, 3\)"):
-        y.backward(np.ones(3))
-
-
-def test_integer_data_cannot_require_grad():
-    with pytest.raises(TypeError, match=r"only floating-point tensors can require grad, got dtype int64"):
-        Tensor(np.array([1, 2], dtype=np.int64), requires_grad=True)
-
-
-# -- more of the loop's contract ---------------------------------------------------------------------------------
-def test_backward_steps_is_lazy_and_can_be_resumed():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    steps = (x.exp() * 3).sum().backward_steps()
-    first = next(steps)
-    assert first.op.name == "sum" and x.grad is None  # nothing reached x yet
-    rest = list(steps)
-    assert [s.op.name for s in rest] == ["mul", "exp"] and [s.index for s in rest] == [1, 2]
-    np.testing.assert_allclose(x.grad.data, 3 * np.exp(x.data))
-
-
-def test_hook_on_a_leaf_sees_this_backward_only_not_the_accumulated_grad():
-    x = Tensor([1.0], requires_grad=True)
-    seen = []
-    x.register_hook(lambda g: seen.append(g.item()))
-    (x * 2).sum().backward()
-    (x * 5).sum().backward()
-    assert seen == [2.0, 5.0] and x.grad.item() == 7.0
-
-
-def test_grad_with_several_outputs_and_upstream_gradients():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    y1, y2 = x * x, x.exp()
-    (g,) = tinygrad6.grad([y1, y2], x, grad_outputs=[np.array([1.0, 0.5]), Tensor([2.0, 0.0])])
-    np.testing.assert_allclose(g.data, np.array([1.0, 0.5]) * 2 * x.data + np.array([2.0, 0.0]) * np.exp(x.data))
-    assert g.creator is None and not g.requires_grad  # create_graph=False records nothing
-    with pytest.raises(ValueError, match="2 outputs but 1 gradients"):
-        tinygrad6.grad([x * 1, x * 2], x, grad_outputs=[np.ones(2)])
-
-
-def test_backward_with_create_graph_retains_the_graph_by_default():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    y = (x**3).sum()
-    y.backward(create_graph=True)
-    y.backward()  # allowed: retain_graph defaulted to create_graph=True
-    np.testing.assert_allclose(x.grad.data, 2 * 3 * x.data**2)
-
-
-def test_an_empty_batch_flows_through_forward_and_backward():
-    x = Tensor(np.zeros((0, 3)), requires_grad=True)
-    W = Tensor(np.ones((3, 2)), requires_grad=True)
-    loss = (x @ W).relu().sum()
-    assert loss.item() == 0.0
-    loss.backward()
-    assert x.grad.shape == (0, 3)
-    np.testing.assert_array_equal(W.grad.data, np.zeros((3, 2)))
-
-
-def test_grad_mode_is_local_to_a_thread():
-    import threading
-
-    x = Tensor([1.0], requires_grad=True)
-    seen = {}
-
-    def worker():
-        seen["enabled"] = tinygrad6.is_grad_enabled()
-        seen["recorded"] = (x * 2).creator is not None
-
-    with tinygrad6.no_grad():
-        thread = threading.Thread(target=worker)
-        thread.start()
-        thread.join()
-    assert seen == {"enabled": True, "recorded": True}
-
-
-def test_detect_anomaly_catches_inf_from_overflow():
-    x = Tensor([1.0, 1000.0], requires_grad=True)
-    with pytest.warns(RuntimeWarning), pytest.raises(AnomalyError, match=r"^exp produced inf in its forward pass"), \
-            tinygrad6.detect_anomaly():
-        x.exp()
-
-
 def test_writing_into_an_output_that_backward_uses_is_detected():
     # regression: tanh (exp, sqrt, sigmoid, pow, max) compute their gradient from their own output; changing that
     # output in place after the forward pass silently gave a wrong gradient
@@ -583,13 +663,3 @@ def test_writing_into_an_output_that_backward_uses_is_detected():
     z[0] = 5.0
     (z * z).sum().backward()
     np.testing.assert_allclose(W.grad.data, np.outer(x.data, 2 * z.data))
-
-
-def test_every_op_whose_backward_reads_its_output_declares_saves_output():
-    # the in-place check above relies on this flag; a new op that forgets it would silently lose the check
-    import tinygrad6.ops as ops
-
-    for name in ops.__all__:
-        cls = getattr(ops, name)
-        reads_output = "self.output" in inspect.getsource(cls.backward)
-        assert cls.saves_output == reads_output, f"{name}.saves_output should be {reads_output}"

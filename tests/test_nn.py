@@ -527,3 +527,18 @@ def test_dicts_and_lists_without_parameters_are_left_alone():
     loop.append(loop)  # a list that contains itself is visited once
     model.loop = loop
     assert model.parameters() == []
+
+
+# -- Parameter ----------------------------------------------------------------------------------------------------
+def test_a_parameter_keeps_its_shape_and_dtype():
+    from tinygrad6.nn import Parameter
+
+    W = Parameter(np.zeros((2, 3)), name="W")
+    W.data = np.ones((2, 3))  # same shape and dtype: fine, and counted as a write
+    W.data -= 0.5
+    np.testing.assert_array_equal(W.data, np.full((2, 3), 0.5))
+    with pytest.raises(ValueError, match=r"Parameter 'W'.*shape \(3, 2\).*shape \(2, 3\)"):
+        W.data = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"dtype float32.*dtype float64"):
+        W.data = np.zeros((2, 3), dtype=np.float32)
+    np.testing.assert_array_equal(W.data, np.full((2, 3), 0.5))  # unchanged by the refused writes

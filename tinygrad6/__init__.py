@@ -10,23 +10,24 @@
 from . import functional, init, nn, optim  # init, nn, optim: the floor above the core
 from . import functional as F
 from .autograd import BackwardStep, backward_steps, grad
+from .errors import AnomalyError, ShapeError
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, record_source, retain_grads, scope
-from .op import AnomalyError, Op, ShapeError
+from .op import Op
 from .random import manual_seed
 from .tensor import (
-                    Tensor,
-                    as_tensor,
-                    concatenate,
-                    maximum,
-                    minimum,
-                    ones,
-                    ones_like,
-                    stack,
-                    tensor,
-                    where,
-                    zeros,
-                    zeros_like,
+    Tensor,
+    as_tensor,
+    concatenate,
+    maximum,
+    minimum,
+    ones,
+    ones_like,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
 )
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import modes
+from . import errors, modes
 from .op import Op
 from .tensor import ArrayLike, Tensor
 
@@ -38,12 +38,9 @@ class BackwardStep:
     finalized: tuple[tuple[Tensor, Tensor], ...]
 
     @property
-    def inputs(self) -> tuple[Tensor, ...]:
-        return self.op.inputs
-
+    def inputs(self) -> tuple[Tensor, ...]: return self.op.inputs
     @property
-    def output(self) -> Tensor | None:
-        return self.op.output
+    def output(self) -> Tensor | None: return self.op.output
 
 
 def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike | None] | None = None, *,
@@ -65,7 +62,7 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
         op = y.creator
         if op is None:
             continue
-        _check_usable(op)
+        errors.check_usable(op)
         sent, finalized = [], []
         for x, gx in zip(op.inputs, run_rule(op, gy, create_graph)):
             gx = _fit(op, x, gx) if x.requires_grad else None  # broadcasting undone, once, here for every op
@@ -115,7 +112,7 @@ def _fit(op: Op, x: Tensor, gx: Tensor | None) -> Tensor | None:
     if gx.dtype != x.dtype:
         gx = gx.astype(x.dtype)
     if modes._anomaly.get():
-        op.check_finite("backward", gx._data, op.inputs)
+        errors.check_finite(op, "backward", gx._data, op.inputs)
     return gx
 
 
@@ -214,50 +211,13 @@ def drain(steps: Iterator[BackwardStep]):
 
 
 def _seeds(outputs: Sequence[Tensor], grad_outputs) -> list[Tensor]:
+    """The gradient each output starts with: the one given, or 1 for a scalar output."""
     if grad_outputs is not None and len(grad_outputs) != len(outputs):
         raise ValueError(f"backward: {len(outputs)} outputs but {len(grad_outputs)} gradients for them")
     seeds = []
     for i, t in enumerate(outputs):
-        if not t.requires_grad:
-            raise RuntimeError(
-                f"backward: output {i} (shape {t.shape}) does not require grad: no input of its graph had "
-                f"requires_grad=True, or it was computed under no_grad()")
         g = None if grad_outputs is None else grad_outputs[i]
-        if g is None:
-            if t.size != 1:
-                raise RuntimeError(
-                    f"backward: the output has shape {t.shape}; a gradient can be created implicitly only for a "
-                    f"scalar output. Reduce it first (e.g. y.sum()) or pass grad= an array of shape {t.shape}")
-            g = Tensor._wrap(np.ones_like(t._data))
-        else:
-            g = g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=t.dtype))
-            if g.shape != t.shape:
-                raise ValueError(f"backward: grad has shape {g.shape} but the output has shape {t.shape}")
-        seeds.append(g)
+        g = g if g is None or isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=t.dtype))
+        errors.check_seed(i, t, g)
+        seeds.append(Tensor._wrap(np.ones_like(t._data)) if g is None else g)
     return seeds
-
-
-def _check_usable(op: Op) -> None:
-    """Raise, saying what happened, when op's backward cannot run: its saved values were released, or an input
-    (or the output its rule reads) was written in place after the forward pass."""
-    if not op.released and not op.changed():
-        return
-    if op.released:
-        raise RuntimeError(
-            f"backward through {op.name} a second time, but its saved values were released after the first "
-            f"backward. Pass retain_graph=True to the first backward() to run backward twice, or recompute the "
-            f"forward pass.")
-    where = f" (created at {op.location})" if op.location else ""
-    for i, x in enumerate(op.inputs):
-        if x._version > op.stamp:
-            label = f"'{x.name}' " if x.name else ""
-            raise RuntimeError(
-                f"{op.name}{where}: its input {i} {label}of shape {x.shape} was modified in place after the forward "
-                f"pass, so the gradient would be wrong. Recompute the forward pass after changing .data, or change "
-                f"a copy.")
-    output = op.output
-    if op.saves_output and output is not None and output._version > op.stamp:
-        raise RuntimeError(
-            f"{op.name}{where}: its output of shape {output.shape}, which its backward uses, was modified in place "
-            f"after the forward pass, so the gradient would be wrong. Change a copy of it instead (y = y * 1 "
-            f"first), or recompute the forward pass.")

@@ -6,13 +6,12 @@ when its `with` block ends, even on an exception.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import inspect
 import itertools
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TypeVar
+
+from .contextdecorator import decorate
 
 _grad_enabled: ContextVar[bool] = ContextVar("grad_enabled", default=True)
 _retain_grads: ContextVar[bool] = ContextVar("retain_grads", default=False)
@@ -45,51 +44,6 @@ class _Mode:
 
     def __call__(self, fn: Fn) -> Fn:
         return decorate(fn, self._fresh)
-
-
-def decorate(fn: Fn, make_context: Callable[[], contextlib.AbstractContextManager]) -> Fn:
-    """`fn` run inside `make_context()`, a new context per call: for plain functions the call, for generator
-    functions every step of the generator's body, for `async def` the whole coroutine."""
-    if inspect.isasyncgenfunction(fn):
-        raise TypeError(f"{fn.__qualname__}: an async generator cannot be decorated with a mode; use `with` "
-                        f"inside its body instead")
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def generator(*args, **kwargs):
-            with make_context():
-                gen = fn(*args, **kwargs)
-            resume, arg = gen.send, None
-            while True:
-                try:
-                    with make_context():
-                        value = resume(arg)
-                except StopIteration as stop:
-                    return stop.value
-                try:
-                    arg = yield value
-                    resume = gen.send
-                except GeneratorExit:
-                    with make_context():
-                        gen.close()
-                    raise
-                except BaseException as e:  # thrown in by the caller: thrown into the body, under the mode
-                    resume, arg = gen.throw, e
-
-        return generator  # type: ignore[return-value]
-    if inspect.iscoroutinefunction(fn):
-        @functools.wraps(fn)
-        async def coroutine(*args, **kwargs):
-            with make_context():
-                return await fn(*args, **kwargs)
-
-        return coroutine  # type: ignore[return-value]
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with make_context():
-            return fn(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def no_grad() -> _Mode:
@@ -140,7 +94,7 @@ class scope:  # noqa: N801  (used like a function: `with scope("BatchNorm"):`)
     scope(name) as names` gives that tuple.
 
     The graph renderer draws each scope as a labelled cluster; calling an `nn.Module` opens one automatically.
-    (A class rather than a generator function: it is entered once per layer call, and this is three times cheaper.)"""
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -6,10 +6,13 @@ graph when grad mode is on and an input requires grad. `backward()` walks that g
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+
+from .display import preview
 
 if TYPE_CHECKING:
     from .autograd import BackwardStep
@@ -30,38 +33,35 @@ class Tensor:
     `.creator` (the op that produced this tensor, None for a leaf).
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "name", "creator", "_stamp", "_retains_grad", "_hooks",
-                 "__weakref__")
+    # what every tensor starts with (class attributes: a tensor stores only what differs, so an op's output sets
+    # nothing but its data)
+    grad: Tensor | None = None
+    requires_grad = False
+    name: str | None = None
+    creator: Op | None = None
+    _stamp: WriteStamp | None = None  # made on the first in-place write or alias (see shared_stamp)
+    _retains_grad = False
+    _hooks: dict[int, Callable] | None = None
     __array_ufunc__ = None  # numpy defers to us: `ndarray @ tensor` and `2 * tensor` return Tensors
     _write_count = 0  # in-place writes so far, over all tensors; each write stamps its memory's `WriteStamp`
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
         source = data if isinstance(data, Tensor) else None
-        array = np.asarray(data._data if source is not None else data, dtype=dtype)
-        if requires_grad and not np.issubdtype(array.dtype, np.floating):
-            raise TypeError(
-                f"only floating-point tensors can require grad, got dtype {array.dtype}; "
-                f"pass float data (e.g. Tensor([1.0, 2.0])) or dtype=np.float64"
-            )
-        self._data = array
-        self.grad: Tensor | None = None
-        self.requires_grad = requires_grad
+        self._data = np.asarray(data._data if source is not None else data, dtype=dtype)
+        if requires_grad:
+            if self._data.dtype.kind != "f":
+                raise TypeError(f"only floating-point tensors can require grad, got dtype {self._data.dtype}; "
+                                f"pass float data (e.g. Tensor([1.0, 2.0])) or dtype=np.float64")
+            self.requires_grad = True
         self.name = name
-        self.creator: Op | None = None
-        # Tensor(t) keeps t's array, so it shares t's write stamp (a write through either is seen by both)
-        self._stamp = source.shared_stamp() if source is not None and array is source._data else None
-        self._retains_grad = False
-        self._hooks: dict[int, Callable] | None = None
+        if source is not None and self._data is source._data:  # Tensor(t) keeps t's array, so it shares t's stamp
+            self._stamp = source.shared_stamp()
 
     @classmethod
-    def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
-        """Fast constructor for op outputs: `array` is already the result, no conversion or checks."""
+    def _wrap(cls, array: np.ndarray) -> Tensor:
+        """A tensor around `array` with nothing else set (op outputs: the array is already the result)."""
         t = object.__new__(cls)
-        t._data = array if type(array) is np.ndarray else np.asarray(array)
-        t.grad = t.name = t.creator = t._hooks = None
-        t.requires_grad = requires_grad
-        t._stamp = None  # made on the first write or alias (see shared_stamp)
-        t._retains_grad = False
+        t._data = array if type(array) is np.ndarray else np.asarray(array)  # (a reduction may give a numpy scalar)
         return t
 
     # -- the array ------------------------------------------------------------------------------------------
@@ -77,8 +77,8 @@ class Tensor:
 
     @data.setter
     def data(self, value: np.ndarray) -> None:
-        value = value if type(value) is np.ndarray else np.asarray(value)
-        if not _same_memory(value, self._data):  # new memory: no longer an alias of the old array's other views
+        value = np.asarray(value)
+        if not same_memory(value, self._data):  # new memory: no longer an alias of the old array's other views
             self._stamp = None
         self._data = value
         self._stamp_write()
@@ -106,20 +106,13 @@ class Tensor:
         return 0 if self._stamp is None else self._stamp.last
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
-
+    def shape(self) -> tuple[int, ...]: return self._data.shape
     @property
-    def ndim(self) -> int:
-        return self._data.ndim
-
+    def ndim(self) -> int: return self._data.ndim
     @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
-
+    def dtype(self) -> np.dtype: return self._data.dtype
     @property
-    def size(self) -> int:
-        return self._data.size
+    def size(self) -> int: return self._data.size
 
     @property
     def is_leaf(self) -> bool:
@@ -132,44 +125,32 @@ class Tensor:
         return len(self._data)
 
     # -- Python conversions, as in PyTorch: only a one-element tensor is a number or a truth value --------------
-    def _one(self, what: str):
+    def item(self, what: str = "item()") -> float:
+        """The single value of a one-element tensor as a Python number."""
         if self._data.size != 1:
-            raise ValueError(f"{what} of a tensor of shape {self.shape} is ambiguous: only a one-element tensor "
-                             f"converts to a Python number or truth value; reduce it first (t.sum(), t.max()) or "
-                             f"pick one element (t[0])")
+            raise ValueError(f"{what}: tensor of shape {self.shape} has {self.size} elements, not 1: {what} of a "
+                             f"tensor of shape {self.shape} is ambiguous; reduce it first (t.sum(), t.max()) or pick "
+                             f"one element (t[0])")
         return self._data.item()
 
-    def __bool__(self) -> bool:
-        return bool(self._one("bool()"))
-
-    def __float__(self) -> float:
-        return float(self._one("float()"))
-
-    def __int__(self) -> int:
-        return int(self._one("int()"))
+    def __bool__(self) -> bool: return bool(self.item("bool()"))
+    def __float__(self) -> float: return float(self.item("float()"))
+    def __int__(self) -> int: return int(self.item("int()"))
 
     def __format__(self, spec: str) -> str:
         """f"{loss:.3f}" formats the value of a one-element tensor; f"{t}" with no spec is str(t)."""
-        return str(self) if not spec else format(self._one(f"format '{spec}'"), spec)
+        return str(self) if not spec else format(self.item(f"format '{spec}'"), spec)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """np.asarray(t) gives the values (the same array as `.data` unless a dtype or copy=True asks otherwise)."""
-        if copy:
-            return np.array(self._data, dtype=dtype, copy=True)
-        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+        return np.array(self._data, dtype=dtype, copy=True) if copy else self._data.astype(dtype or self.dtype,
+                                                                                             copy=False)
 
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (the same array as `.data`, not a copy)."""
         return self._data
 
-    def item(self) -> float:
-        """The single value of a one-element tensor as a Python number."""
-        if self._data.size != 1:
-            raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements, not 1")
-        return self._data.item()
-
-    def tolist(self) -> Any:
-        return self._data.tolist()
+    def tolist(self) -> Any: return self._data.tolist()
 
     def named(self, name: str) -> Tensor:
         """Set `.name` (shown by repr, the graph, the trace and the step-through page) and return self:
@@ -194,12 +175,8 @@ class Tensor:
 
     def __repr__(self) -> str:
         parts = [f"name={self.name!r}"] if self.name else []
-        if self.creator is not None:
-            parts.append(f"op={self.creator.name}")
-        parts.append(f"shape={self.shape}")
-        parts.append(f"dtype={self.dtype}")
-        if self.requires_grad:
-            parts.append("requires_grad=True")
+        parts += [f"op={self.creator.name}"] if self.creator is not None else []
+        parts += [f"shape={self.shape}", f"dtype={self.dtype}"] + (["requires_grad=True"] if self.requires_grad else [])
         return f"Tensor({preview(self._data)}, {', '.join(parts)})"
 
     # -- autograd -------------------------------------------------------------------------------------------
@@ -221,10 +198,8 @@ class Tensor:
         """`backward()` one op at a time: a generator yielding a `BackwardStep` per op node processed (the op,
         the gradient arriving at it, the gradients it sends to each input, the tensors whose gradient became
         final). `backward()` is exactly this generator run to the end."""
-        from .autograd import backward_steps
-
-        return backward_steps([self], None if grad is None else [grad], retain_graph=retain_graph,
-                              create_graph=create_graph)
+        return autograd.backward_steps([self], None if grad is None else [grad], retain_graph=retain_graph,
+                                       create_graph=create_graph)
 
     def retain_grad(self) -> Tensor:
         """Keep `.grad` on this intermediate (non-leaf) tensor after backward. Returns self."""
@@ -238,108 +213,56 @@ class Tensor:
             raise RuntimeError("register_hook: this tensor does not require grad, so no gradient will reach it")
         if self._hooks is None:
             self._hooks = {}
-        handle = RemovableHandle(self._hooks)
-        self._hooks[handle.id] = hook
-        return handle
+        return RemovableHandle(self._hooks, hook)
 
-    # -- arithmetic -----------------------------------------------------------------------------------------
+    # -- arithmetic: a + b runs ops.Add.apply(a, b); a Python number takes the tensor's float dtype (no upcast) ---
     def _operand(self, other: ArrayLike) -> Tensor:
-        """Turn the other operand into a Tensor; a Python number takes this tensor's float dtype (no upcast)."""
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (int, float)) and self._data.dtype.kind == "f":
             return Tensor._wrap(np.array(other, dtype=self._data.dtype))
         return Tensor._wrap(np.asarray(other))
 
-    def __add__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self, self._operand(other))
-
-    def __radd__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self._operand(other), self)
-
-    def __sub__(self, other: ArrayLike) -> Tensor:
-        return ops.Sub.apply(self, self._operand(other))
-
-    def __rsub__(self, other: ArrayLike) -> Tensor:
-        return ops.Sub.apply(self._operand(other), self)
-
-    def __mul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self, self._operand(other))
-
-    def __rmul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self._operand(other), self)
-
-    def __truediv__(self, other: ArrayLike) -> Tensor:
-        return ops.Div.apply(self, self._operand(other))
-
-    def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return ops.Div.apply(self._operand(other), self)
-
-    def __pow__(self, other: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self, self._operand(other))
-
-    def __rpow__(self, other: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self._operand(other), self)
-
-    def __matmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self, self._operand(other))
-
-    def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self._operand(other), self)
-
-    def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
-
-    def __pos__(self) -> Tensor:
-        return self
+    def __add__(self, other: ArrayLike) -> Tensor: return ops.Add.apply(self, self._operand(other))
+    def __radd__(self, other: ArrayLike) -> Tensor: return ops.Add.apply(self._operand(other), self)
+    def __sub__(self, other: ArrayLike) -> Tensor: return ops.Sub.apply(self, self._operand(other))
+    def __rsub__(self, other: ArrayLike) -> Tensor: return ops.Sub.apply(self._operand(other), self)
+    def __mul__(self, other: ArrayLike) -> Tensor: return ops.Mul.apply(self, self._operand(other))
+    def __rmul__(self, other: ArrayLike) -> Tensor: return ops.Mul.apply(self._operand(other), self)
+    def __truediv__(self, other: ArrayLike) -> Tensor: return ops.Div.apply(self, self._operand(other))
+    def __rtruediv__(self, other: ArrayLike) -> Tensor: return ops.Div.apply(self._operand(other), self)
+    def __pow__(self, other: ArrayLike) -> Tensor: return ops.Pow.apply(self, self._operand(other))
+    def __rpow__(self, other: ArrayLike) -> Tensor: return ops.Pow.apply(self._operand(other), self)
+    def __matmul__(self, other: ArrayLike) -> Tensor: return ops.MatMul.apply(self, self._operand(other))
+    def __rmatmul__(self, other: ArrayLike) -> Tensor: return ops.MatMul.apply(self._operand(other), self)
+    def __neg__(self) -> Tensor: return ops.Neg.apply(self)
+    def __pos__(self) -> Tensor: return self
 
     # comparisons give boolean tensors (no gradient), == and != too (as in numpy and PyTorch); hashing stays by
-    # identity, so tensors can still be dict keys and set members
+    # identity, so tensors can still be dict keys and set members. PyTorch: t == None is False.
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        if other is None:
-            return False  # type: ignore[return-value]  (PyTorch: t == None is False)
-        return Tensor._wrap(self._data == self._operand(other)._data)
+        return False if other is None else self._compare(np.equal, other)  # type: ignore[return-value]
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        if other is None:
-            return True  # type: ignore[return-value]
-        return Tensor._wrap(self._data != self._operand(other)._data)
+        return True if other is None else self._compare(np.not_equal, other)  # type: ignore[return-value]
 
-    def __lt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data < self._operand(other)._data)
-
-    def __le__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data <= self._operand(other)._data)
-
-    def __gt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data > self._operand(other)._data)
-
-    def __ge__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data >= self._operand(other)._data)
-
+    def __lt__(self, other: ArrayLike) -> Tensor: return self._compare(np.less, other)
+    def __le__(self, other: ArrayLike) -> Tensor: return self._compare(np.less_equal, other)
+    def __gt__(self, other: ArrayLike) -> Tensor: return self._compare(np.greater, other)
+    def __ge__(self, other: ArrayLike) -> Tensor: return self._compare(np.greater_equal, other)
     __hash__ = object.__hash__
 
+    def _compare(self, ufunc: np.ufunc, other) -> Tensor:
+        return Tensor._wrap(ufunc(self._data, self._operand(other)._data))
+
     # -- elementwise functions ------------------------------------------------------------------------------
-    def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return ops.Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
-
-    def abs(self) -> Tensor:
-        return ops.Abs.apply(self)
-
-    def relu(self) -> Tensor:
-        return ops.ReLU.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
-
-    def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
+    def exp(self) -> Tensor: return ops.Exp.apply(self)
+    def log(self) -> Tensor: return ops.Log.apply(self)
+    def sqrt(self) -> Tensor: return ops.Sqrt.apply(self)
+    def abs(self) -> Tensor: return ops.Abs.apply(self)
+    def relu(self) -> Tensor: return ops.ReLU.apply(self)
+    def sigmoid(self) -> Tensor: return ops.Sigmoid.apply(self)
+    def tanh(self) -> Tensor: return ops.Tanh.apply(self)
 
     def maximum(self, other: ArrayLike) -> Tensor:
         """Elementwise max(self, other); ties split the gradient in half."""
@@ -353,7 +276,7 @@ class Tensor:
         """Values limited to [low, high]; the gradient passes where low <= x <= high."""
         return ops.Clip.apply(self, low=low, high=high)
 
-    # -- reductions -----------------------------------------------------------------------------------------
+    # -- reductions over axis (an int, a tuple, or None for all) ----------------------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
 
@@ -376,8 +299,7 @@ class Tensor:
     # -- shape ----------------------------------------------------------------------------------------------
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         """reshape(2, 3) or reshape((2, 3)); one axis may be -1."""
-        new_shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return ops.Reshape.apply(self, shape=new_shape)
+        return ops.Reshape.apply(self, shape=_shape(shape))
 
     def flatten(self, start_axis: int = 1) -> Tensor:
         """Keep the axes before start_axis and merge the rest: (N, 1, 28, 28) -> (N, 784)."""
@@ -385,8 +307,7 @@ class Tensor:
 
     def transpose(self, *axes: int | tuple[int, ...]) -> Tensor:
         """transpose() reverses the axes; transpose(1, 0, 2) or transpose((1, 0, 2)) permutes them."""
-        perm = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return ops.Transpose.apply(self, axes=perm or None)
+        return ops.Transpose.apply(self, axes=_shape(axes) or None)
 
     @property
     def T(self) -> Tensor:
@@ -396,16 +317,14 @@ class Tensor:
     @property
     def mT(self) -> Tensor:
         """The last two axes swapped (a batch of matrices, each transposed)."""
-        axes = tuple(range(self.ndim - 2)) + (self.ndim - 1, self.ndim - 2)
-        return ops.Transpose.apply(self, axes=axes)
+        return ops.Transpose.apply(self, axes=(*range(self.ndim - 2), self.ndim - 1, self.ndim - 2))
 
     def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
         return ops.BroadcastTo.apply(self, shape=tuple(shape))
 
     def sum_to(self, shape: tuple[int, ...]) -> Tensor:
         """Sum down to `shape`, undoing broadcasting (the gradient of broadcast_to). Already that shape: self."""
-        shape = tuple(shape)
-        return self if shape == self._data.shape else ops.SumTo.apply(self, shape=shape)
+        return self if tuple(shape) == self._data.shape else ops.SumTo.apply(self, shape=tuple(shape))
 
     def __getitem__(self, index) -> Tensor:
         """Basic slicing and integer/boolean-array indexing; the gradient is scattered back with accumulation."""
@@ -419,13 +338,10 @@ class Tensor:
 class WriteStamp:
     """The write count at the last in-place write into one block of memory; shared by every tensor that views it."""
 
-    __slots__ = ("last",)
-
-    def __init__(self) -> None:
-        self.last = 0
+    last = 0
 
 
-def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
     """True when a and b are views of one array's memory (numpy points a view's `.base` at the owning array)."""
     return (a if a.base is None else a.base) is (b if b.base is None else b.base)
 
@@ -433,17 +349,17 @@ def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
 class RemovableHandle:
     """Returned by `register_hook`; `remove()` unregisters the hook."""
 
-    _next_id = 0
+    _ids = itertools.count()
 
-    def __init__(self, hooks: dict[int, Callable]) -> None:
-        RemovableHandle._next_id += 1
-        self.id, self._hooks = RemovableHandle._next_id, hooks
+    def __init__(self, hooks: dict[int, Callable], hook: Callable) -> None:
+        self.id, self._hooks = next(RemovableHandle._ids), hooks
+        hooks[self.id] = hook
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
 
 
-# -- functions of several tensors --------------------------------------------------------------------------
+# -- functions of several tensors, and tensors made from nothing -------------------------------------------------
 def tensor(data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
     """Same as `Tensor(...)`, named as in PyTorch."""
     return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
@@ -456,18 +372,11 @@ def as_tensor(x: ArrayLike) -> Tensor:
 def where(cond: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
     """Elementwise `a if cond else b` (cond is not differentiated; a and b broadcast)."""
     cond = cond._data if isinstance(cond, Tensor) else np.asarray(cond)
-    a, b = _pair(a, b)
-    return ops.Where.apply(a, b, cond=cond.astype(bool, copy=False))
+    return ops.Where.apply(*_pair(a, b), cond=cond.astype(bool, copy=False))
 
 
-def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
-    a, b = _pair(a, b)
-    return a.maximum(b)
-
-
-def minimum(a: ArrayLike, b: ArrayLike) -> Tensor:
-    a, b = _pair(a, b)
-    return a.minimum(b)
+def maximum(a: ArrayLike, b: ArrayLike) -> Tensor: return ops.Maximum.apply(*_pair(a, b))
+def minimum(a: ArrayLike, b: ArrayLike) -> Tensor: return ops.Minimum.apply(*_pair(a, b))
 
 
 def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
@@ -497,25 +406,11 @@ def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
-def preview(array: np.ndarray, max_chars: int = 60) -> str:
-    """A short text of an array's values: the values themselves when they fit, else a summary."""
-    if array.size <= 8:
-        text = np.array2string(array, precision=4, separator=", ", max_line_width=10_000).replace("\n", "")
-        if len(text) <= max_chars:
-            return text
-    if array.size == 0 or array.dtype.kind not in "fiub":
-        return f"<{array.size} values>"
-    a = array.astype(np.float64, copy=False)
-    return f"<mean={a.mean():.4g} std={a.std():.4g} min={a.min():.4g} max={a.max():.4g}>"
-
-
 def _pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
     """Two operands as tensors; a Python number takes the other operand's dtype."""
     if isinstance(a, Tensor):
         return a, a._operand(b)
-    if isinstance(b, Tensor):
-        return b._operand(a), b
-    return Tensor(a), Tensor(b)
+    return (b._operand(a), b) if isinstance(b, Tensor) else (Tensor(a), Tensor(b))
 
 
 def _axis(axis: Axis) -> Axis:
@@ -523,27 +418,21 @@ def _axis(axis: Axis) -> Axis:
 
 
 def _shape(shape: tuple) -> tuple[int, ...]:
+    """f(2, 3) and f((2, 3)) alike: the arguments as one tuple."""
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
 
 
 def _plain_index(index):
-    """An index as numpy should see it: tensors as their arrays, boolean masks as integer index arrays."""
-    if isinstance(index, tuple):
-        return tuple(part for entry in index for part in _index_parts(entry))
-    parts = _index_parts(index)
-    return parts[0] if len(parts) == 1 else parts
+    """An index as numpy should see it: tensors as their arrays, boolean masks of k axes as their k integer arrays
+    (x[mask2d, 0] -> x[rows, cols, 0]; a 0-d mask is left to numpy)."""
+    parts = tuple(part for entry in (index if isinstance(index, tuple) else (index,)) for part in _index_parts(entry))
+    return parts if isinstance(index, tuple) or len(parts) != 1 else parts[0]
 
 
 def _index_parts(entry) -> tuple:
-    """One entry of an index, as the entries numpy should see: a mask of k axes becomes its k integer arrays
-    (x[mask2d, 0] -> x[rows, cols, 0]); a 0-d mask is left to numpy."""
-    if isinstance(entry, Tensor):
-        entry = entry._data
-    if isinstance(entry, list):
-        entry = np.asarray(entry)
-    if isinstance(entry, np.ndarray) and entry.dtype == bool and entry.ndim:
-        return np.nonzero(entry)
-    return (entry,)
+    entry = entry._data if isinstance(entry, Tensor) else np.asarray(entry) if isinstance(entry, list) else entry
+    return np.nonzero(entry) if isinstance(entry, np.ndarray) and entry.dtype == bool and entry.ndim else (entry,)
 
 
-from . import ops  # noqa: E402  (the op classes import this module's Tensor)
+# The one import cycle: Tensor's methods run ops and backward, and ops and the backward loop make Tensors.
+from . import autograd, ops  # noqa: E402

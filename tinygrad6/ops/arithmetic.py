@@ -15,8 +15,6 @@ from ..op import Op, ShapeError
 class Add(Op):
     """y = a + b.   da = gy,  db = gy"""
 
-    name = "add"
-
     def forward(self, a, b):
         return a + b
 
@@ -26,8 +24,6 @@ class Add(Op):
 
 class Sub(Op):
     """y = a - b.   da = gy,  db = -gy"""
-
-    name = "sub"
 
     def forward(self, a, b):
         return a - b
@@ -40,8 +36,6 @@ class Sub(Op):
 class Neg(Op):
     """y = -x.   dx = -gy"""
 
-    name = "neg"
-
     def forward(self, x):
         return -x
 
@@ -51,8 +45,6 @@ class Neg(Op):
 
 class Mul(Op):
     """y = a * b.   da = gy * b,  db = gy * a"""
-
-    name = "mul"
 
     def forward(self, a, b):
         return a * b
@@ -65,7 +57,6 @@ class Mul(Op):
 class Div(Op):
     """y = a / b.   da = gy / b,  db = -gy * a / b**2 = -da * y"""
 
-    name = "div"
     saves_output = True
 
     def forward(self, a, b):
@@ -81,7 +72,6 @@ class Div(Op):
 class Pow(Op):
     """y = a ** b.   da = gy * b * a**(b - 1),  db = gy * y * log(a)"""
 
-    name = "pow"
     saves_output = True
 
     def forward(self, a, b):
@@ -101,8 +91,6 @@ class Pow(Op):
 class MatMul(Op):
     """y = a @ b.   da = gy @ b.T,  db = a.T @ gy   (.T swaps the last two axes; 1-D operands are promoted to
     a row (a) or a column (b) as NumPy does, and batch axes broadcast)."""
-
-    name = "matmul"
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:

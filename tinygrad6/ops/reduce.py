@@ -29,8 +29,6 @@ def unreduce(gy, shape: tuple[int, ...], axis):
 class Sum(Op):
     """y = sum of x over axis.   dx = gy broadcast back to x's shape"""
 
-    name = "sum"
-
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
 
@@ -44,8 +42,6 @@ class Sum(Op):
 
 class Mean(Op):
     """y = mean of x over axis (n values each).   dx = gy broadcast back to x's shape / n"""
-
-    name = "mean"
 
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
@@ -62,7 +58,6 @@ class Mean(Op):
 class Max(Op):
     """y = max of x over axis.   dx = gy where x equals the max, split evenly between ties, 0 elsewhere"""
 
-    name = "max"
     saves_output = True
     reduce = staticmethod(np.ndarray.max)
 
@@ -84,5 +79,4 @@ class Max(Op):
 class Min(Max):
     """y = min of x over axis.   dx = gy where x equals the min, split evenly between ties, 0 elsewhere"""
 
-    name = "min"
     reduce = staticmethod(np.ndarray.min)

@@ -11,7 +11,6 @@ from ..tensor import Tensor
 class Maximum(Op):
     """y = max(a, b) elementwise.   da = gy where a > b, db = gy where b > a; ties split the gradient in half"""
 
-    name = "maximum"
     choose, wins = staticmethod(np.maximum), staticmethod(np.greater)
 
     def forward(self, a, b):
@@ -29,14 +28,11 @@ class Maximum(Op):
 class Minimum(Maximum):
     """y = min(a, b) elementwise.   da = gy where a < b, db = gy where b < a; ties split the gradient in half"""
 
-    name = "minimum"
     choose, wins = staticmethod(np.minimum), staticmethod(np.less)
 
 
 class Clip(Op):
     """y = x clipped to [low, high] (either bound may be None).   dx = gy where low <= x <= high, else 0"""
-
-    name = "clip"
 
     def __init__(self, low=None, high=None):
         self.low, self.high = low, high
@@ -56,8 +52,6 @@ class Clip(Op):
 
 class Where(Op):
     """y = a where cond else b (cond a boolean array, not differentiated).   da = gy where cond, db = gy elsewhere"""
-
-    name = "where"
 
     def __init__(self, cond):
         self.cond = cond

@@ -27,8 +27,6 @@ def sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 class Reshape(Op):
     """y = x with a new shape.   dx = gy reshaped back"""
 
-    name = "reshape"
-
     def __init__(self, shape):
         self.shape = shape
 
@@ -44,8 +42,6 @@ class Reshape(Op):
 
 class Transpose(Op):
     """y = x with its axes permuted (reversed when axes is None).   dx = gy permuted back"""
-
-    name = "transpose"
 
     def __init__(self, axes=None):
         self.axes = axes
@@ -97,8 +93,6 @@ class GetItem(Op):
     """y = x[index] (slices, ints, integer or boolean arrays).   dx = zeros with gy added at index
     (accumulating, so repeated indices receive every contribution)"""
 
-    name = "getitem"
-
     def __init__(self, index):
         self.index = index
 
@@ -135,8 +129,6 @@ class ScatterAdd(Op):
 class Concatenate(Op):
     """y = the inputs joined along an existing axis.   dx_i = the slice of gy that came from input i"""
 
-    name = "concatenate"
-
     def __init__(self, axis=0):
         self.axis = axis
 
@@ -152,8 +144,6 @@ class Concatenate(Op):
 
 class Stack(Op):
     """y = the inputs stacked along a new axis.   dx_i = gy[..., i, ...] along that axis"""
-
-    name = "stack"
 
     def __init__(self, axis=0):
         self.axis = axis

@@ -10,7 +10,6 @@ from ..op import Op
 class Exp(Op):
     """y = exp(x).   dx = gy * y"""
 
-    name = "exp"
     saves_output = True
 
     def forward(self, x):
@@ -23,8 +22,6 @@ class Exp(Op):
 class Log(Op):
     """y = log(x).   dx = gy / x"""
 
-    name = "log"
-
     def forward(self, x):
         return np.log(x)
 
@@ -36,7 +33,6 @@ class Log(Op):
 class Sqrt(Op):
     """y = sqrt(x).   dx = gy / (2 y)"""
 
-    name = "sqrt"
     saves_output = True
 
     def forward(self, x):
@@ -49,8 +45,6 @@ class Sqrt(Op):
 class Abs(Op):
     """y = |x|.   dx = gy * sign(x)   (0 at x = 0)"""
 
-    name = "abs"
-
     def forward(self, x):
         self.save(sign=np.sign(x))
         return np.abs(x)
@@ -61,8 +55,6 @@ class Abs(Op):
 
 class ReLU(Op):
     """y = max(x, 0).   dx = gy * (x > 0)"""
-
-    name = "relu"
 
     def forward(self, x):
         self.save(mask=x > 0)
@@ -76,7 +68,6 @@ class ReLU(Op):
 class Sigmoid(Op):
     """y = 1 / (1 + exp(-x)).   dx = gy * y * (1 - y)"""
 
-    name = "sigmoid"
     saves_output = True
 
     def forward(self, x):
@@ -91,7 +82,6 @@ class Sigmoid(Op):
 class Tanh(Op):
     """y = tanh(x).   dx = gy * (1 - y**2)"""
 
-    name = "tanh"
     saves_output = True
 
     def forward(self, x):
@@ -104,8 +94,6 @@ class Tanh(Op):
 
 class Cast(Op):
     """y = x as another dtype.   dx = gy cast back to x's dtype"""
-
-    name = "cast"
 
     def __init__(self, dtype):
         self.dtype = np.dtype(dtype)

@@ -45,9 +45,10 @@ except ImportError as e:
         "conda install -c conda-forge graphviz (both at once with conda: conda install -c conda-forge "
         "python-graphviz). `import tinygrad6` works without them.", name="graphviz") from e
 
+from ..display import preview, shorten
 from ..nn.module import Parameter  # viz is a floor above nn (and `import tinygrad6` has loaded nn already)
-from ..op import Op, shorten
-from ..tensor import Tensor, preview
+from ..op import Op
+from ..tensor import Tensor
 
 SHOW_KEYS = ("shape", "value", "grad", "source")
 RANKDIRS = ("TB", "LR", "BT", "RL")

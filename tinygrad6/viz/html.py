@@ -40,8 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from ..autograd import count_consumers, run_rule
+from ..display import preview
 from ..op import Op
-from ..tensor import ArrayLike, Tensor, preview
+from ..tensor import ArrayLike, Tensor
 from .graph import DOT_TIMEOUT, MAX_OPS, OPERANDS, build_digraph, check_size, operand_names, pipe, shape_text
 from .trace import Replay, grad_norm, replay_backward
 

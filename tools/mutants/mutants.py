@@ -121,19 +121,13 @@ M = [
      "train, test = order[:-test_size], order[-test_size:]", "train, test = order[:-test_size], order[-test_size - 1:]"),
 ]
 
-OLD_TESTS = {
-    "ops": ["test_ops", "test_autograd", "test_gradcheck", "test_core_hardening"],
-    "loop": ["test_autograd", "test_core_hardening", "test_gradcheck", "test_ops"],
-    "optim": ["test_optim", "test_chapter6_faithful", "test_train"],
-    "nn": ["test_nn", "test_init", "test_autograd", "test_chapter6_faithful", "test_train"],
-    "viz": ["test_viz", "test_backprop_html", "test_viz_hardening", "test_stepper"],
-    "datasets": ["test_datasets", "test_train"],
-}
-NEW_TESTS = {
-    "ops": ["test_ops_kinks_and_second_order"],
-    "loop": ["test_autograd_seeds_and_grads", "test_ops_kinks_and_second_order"],
-    "optim": ["test_reference_formulas"],
-    "nn": ["test_reference_formulas"],
-    "viz": ["test_viz_explicit_grad"],
-    "datasets": ["test_reference_formulas"],
+CORE_TESTS = ["test_ops_arithmetic", "test_ops_unary", "test_ops_reduce", "test_ops_shape", "test_ops_select",
+              "test_functional", "test_op", "test_tensor", "test_autograd", "test_modes", "test_gradcheck"]
+TESTS = {  # the test files each area's mutants run against
+    "ops": CORE_TESTS,
+    "loop": CORE_TESTS,
+    "optim": ["test_optim", "test_chapter6_faithful", "test_train", "test_reference_formulas"],
+    "nn": ["test_nn", "test_init", "test_autograd", "test_chapter6_faithful", "test_train", "test_reference_formulas"],
+    "viz": ["test_viz", "test_backprop_html", "test_viz_hardening", "test_stepper", "test_viz_explicit_grad"],
+    "datasets": ["test_datasets", "test_train", "test_reference_formulas"],
 }

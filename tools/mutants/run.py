@@ -4,9 +4,7 @@ Each mutant of mutants.py is one line of the library changed to a plausible bug;
 repository in a temporary folder, one at a time, and the tests of its area run against it: a mutant that no test
 notices shows a gap in the tests. The repository itself is only read.
 
-    python tools/mutants/run.py full              # every test file of each area
-    python tools/mutants/run.py before [ids...]   # the older test files only (OLD_TESTS)
-    python tools/mutants/run.py after [ids...]    # the files written to kill mutants only (NEW_TESTS)
+    python tools/mutants/run.py full [ids...]     # every test file of each area (TESTS)
 
 It prints one line per mutant and the kill rate, and writes results_<mode>.json into the temporary folder."""
 
@@ -18,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mutants import NEW_TESTS, OLD_TESTS, M
+from mutants import TESTS, M
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(tempfile.mkdtemp(prefix="tinygrad6-mutants-"))
@@ -62,8 +60,7 @@ def main() -> None:
             continue
         path = TREE / file
         text = path.read_text()
-        files = {"before": OLD_TESTS[area], "after": NEW_TESTS[area],
-                 "full": OLD_TESTS[area] + NEW_TESTS[area]}[mode]
+        files = TESTS[area]
         if area not in baseline:  # the unmutated copy must pass, or a "kill" means nothing
             baseline[area] = run_tests(files)
             print(f"baseline {area}: {baseline[area]}", flush=True)
