@@ -18,14 +18,12 @@ is ever unpickled).
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import http.client
 import math
 import os
 import socket
-import sys
 import tempfile
 import threading
 import urllib.error
@@ -33,9 +31,10 @@ import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from .progress import progress_bar
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -406,38 +405,6 @@ def digits(normalize: bool = True, flatten: bool = True, one_hot: bool = False, 
     train, test = order[:-test_size], order[-test_size:]
     return (_prepare(x[train], t[train], normalize, flatten, one_hot, 16.0, 8),
             _prepare(x[test], t[test], normalize, flatten, one_hot, 16.0, 8))
-
-
-# -- progress bars ------------------------------------------------------------------------------------------------
-class _NoBar:
-    """What `progress_bar` gives when it draws nothing: a tqdm bar's calls, doing nothing."""
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def set_postfix(self, values: dict[str, str]) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def progress_bar(total: int | None, desc: str, show: bool = True, **tqdm_options: Any) -> Iterator[Any]:
-    """A tqdm bar of `total` steps on stderr for the block, closed when the block ends, by an error too. When show
-    is False, stderr is not a terminal, or tqdm (in the `examples` extra) is not installed, there is no bar: the
-    object given has the same update(n) and set_postfix(dict) and does nothing. tqdm_options: e.g. unit="B",
-    unit_scale=True (default unit "it")."""
-    if not show or not sys.stderr.isatty():
-        yield _NoBar()
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        yield _NoBar()
-        return
-    bar = tqdm(total=total, desc=desc, leave=False, **{"unit": "it", **tqdm_options})
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 # -- splitting and batching ---------------------------------------------------------------------------------------

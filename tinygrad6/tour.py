@@ -53,21 +53,24 @@ def render_batchnorm(out: Path, seed: int = 0) -> dict[str, Any]:
         loss = (bn(x) * dy).sum()
         loss.name = "loss"
     files: list[str] = []
+    note = None  # the tour goes on without the drawing; the page says why
     try:
         from . import viz
-
-        viz.render(loss, path=out / "batchnorm_graph.svg", show=("shape",))
-        files.append("batchnorm_graph.svg")
-        viz.backprop_html(loss, out / "batchnorm_backprop.html", title="Backward pass of Batch Normalization")
-        files.append("batchnorm_backprop.html")
-    except Exception as e:  # the tour goes on without the drawing; the page says why
-        if type(e).__name__ == "GraphvizNotFoundError":  # its message says how to install Graphviz
+    except ImportError as e:  # the graphviz Python package is missing: the message says how to install it
+        note = f"The graph could not be drawn: {e}"
+    else:
+        try:
+            viz.render(loss, path=out / "batchnorm_graph.svg", show=("shape",))
+            files.append("batchnorm_graph.svg")
+            viz.backprop_html(loss, out / "batchnorm_backprop.html", title="Backward pass of Batch Normalization")
+            files.append("batchnorm_backprop.html")
+        except viz.GraphvizNotFoundError as e:  # its message says how to install Graphviz
             note = f"The graph could not be drawn because Graphviz is missing: {e} Then run the tour again."
-        else:
+        except Exception as e:
             note = f"The graph could not be drawn: {type(e).__name__}: {e}"
+    if note:
         print(f"  note: {note}", file=sys.stderr)
-        return {"files": files, "note": note}
-    return {"files": files, "note": None}
+    return {"files": files, "note": note}
 
 
 def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str | None = None, seed: int = 0,

@@ -21,9 +21,10 @@ import numpy as np
 
 from . import functional as F
 from . import nn
-from .datasets import batches, progress_bar
+from .datasets import batches
 from .modes import no_grad
 from .optim import Optimizer
+from .progress import progress_bar
 from .tensor import Tensor
 
 Data = tuple[np.ndarray, np.ndarray]
@@ -40,7 +41,7 @@ class Trainer:
     eval_size: evaluate on at most this many samples of each set (the first ones: the same subset every epoch),
         the book's `evaluate_sample_num_per_epoch`; None = all.
     seed: seeds the batch order (model weights and dropout masks are seeded where the model is built).
-    verbose: a tqdm progress bar when stderr is a terminal (and tqdm is installed; `datasets.progress_bar`);
+    verbose: a tqdm progress bar when stderr is a terminal (and tqdm is installed; `progress.progress_bar`);
         False: silent.
     loss_fn: (model, x, t) -> scalar Tensor, to replace the cross-entropy.
 

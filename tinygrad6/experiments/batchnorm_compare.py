@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import datasets, nn, optim
+from .. import nn, optim
+from ..progress import progress_bar
 from ..train import Trainer
 from . import common
 
@@ -42,7 +43,7 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     per_epoch = max(len(x) // settings["batch_size"], 1)
     scales = np.logspace(0, -4, settings["scales"])
     curves: dict[str, dict[str, list[float]]] = {}
-    with datasets.progress_bar(len(scales), NAME, verbose) as bar:
+    with progress_bar(len(scales), NAME, verbose) as bar:
         for i, w in enumerate(scales):
             trainers = {}
             for name, batchnorm in (("BatchNorm", True), ("no BatchNorm", False)):

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import datasets, nn, optim
 from ..modes import no_grad
+from ..progress import progress_bar
 from ..tensor import Tensor
 from ..train import Trainer
 
@@ -279,7 +280,7 @@ def lockstep(trainers: dict[str, Trainer], x: np.ndarray, t: np.ndarray, iters: 
     computed again right after the update (one more forward pass per step, without a graph)."""
     rng = np.random.default_rng(seed)
     after: dict[str, list[float]] = {name: [] for name in trainers}
-    with datasets.progress_bar(iters, desc, verbose) as bar:
+    with progress_bar(iters, desc, verbose) as bar:
         for i in range(1, iters + 1):
             mask = rng.choice(len(x), batch_size)
             for name, trainer in trainers.items():

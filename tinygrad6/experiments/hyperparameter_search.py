@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import datasets, nn, optim
+from ..progress import progress_bar
 from ..train import Trainer
 from . import common
 
@@ -82,7 +83,7 @@ def run_trials(settings: dict[str, Any], seed: int, train: tuple[np.ndarray, np.
                           "pip install -e \".[examples]\"") from None
     parallel = joblib.Parallel(n_jobs=-1 if jobs is None else jobs, return_as="generator")
     trials = []
-    with datasets.progress_bar(settings["trials"], NAME, verbose) as bar:
+    with progress_bar(settings["trials"], NAME, verbose) as bar:
         for result in parallel(joblib.delayed(trial)(i, seed, settings, train, val) for i in range(settings["trials"])):
             trials.append(result)
             bar.update(1)
