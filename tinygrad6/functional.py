@@ -14,8 +14,9 @@ from collections.abc import Callable
 import numpy as np
 
 from . import locations, modes
+from .errors import ShapeError
 from .modes import scope
-from .op import ShapeError
+from .random import default_rng
 from .tensor import ArrayLike, Tensor, as_tensor
 
 
@@ -150,6 +151,4 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Gen
         return x
     if not training:
         return x if inverted else (x * (1 - p)).named("out")
-    from .random import default_rng
-
     return (x * dropout_mask(x.shape, p, default_rng(rng), dtype=x.dtype, inverted=inverted)).named("out")
