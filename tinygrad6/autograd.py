@@ -62,18 +62,21 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
         op = y.creator
         if op is None:
             continue
-        errors.check_usable(op)
+        if op.released or op.changed():
+            errors.raise_unusable(op)  # says which: released by an earlier backward, or an input written in place
         sent, finalized = [], []
         for x, gx in zip(op.inputs, run_rule(op, gy, create_graph)):
-            gx = _fit(op, x, gx) if x.requires_grad else None  # broadcasting undone, once, here for every op
-            sent.append(gx)
             if not x.requires_grad:
+                sent.append(None)
                 continue
+            gx = _fit(op, x, gx)  # broadcasting undone, once, here for every op
+            sent.append(gx)
+            key = id(x)
             if gx is not None:  # accumulate
-                grads[id(x)] = grads[id(x)] + gx if id(x) in grads else gx
-            pending[id(x)] -= 1
-            if pending[id(x)] == 0:  # every consumer has sent its share: x's gradient is final
-                total = grads.pop(id(x)) if id(x) in grads else Tensor._wrap(np.zeros_like(x._data))
+                grads[key] = grads[key] + gx if key in grads else gx
+            pending[key] -= 1
+            if pending[key] == 0:  # every consumer has sent its share: x's gradient is final
+                total = grads.pop(key) if key in grads else Tensor._wrap(np.zeros_like(x._data))
                 finalized.append((x, sink.finalize(x, total)))
                 ready.append(finalized[-1])
         if not retain_graph:
@@ -107,9 +110,9 @@ def _fit(op: Op, x: Tensor, gx: Tensor | None) -> Tensor | None:
     and cast to x's dtype; under detect_anomaly, checked for NaN and inf."""
     if gx is None:
         return None
-    if gx.shape != x.shape:
+    if gx._data.shape != x._data.shape:
         gx = gx.sum_to(x.shape)
-    if gx.dtype != x.dtype:
+    if gx._data.dtype != x._data.dtype:
         gx = gx.astype(x.dtype)
     if modes._anomaly.get():
         errors.check_finite(op, "backward", gx._data, op.inputs)
@@ -126,6 +129,8 @@ class GradientSink:
 
     def finalize(self, t: Tensor, g: Tensor) -> Tensor:
         """The gradient g of t is complete: run t's hooks (one may replace g), then store g where it belongs."""
+        if t._hooks is None and t.creator is not None and self.found is None and not t._retains_grad:
+            return g  # an intermediate tensor: nothing to store
         for hook in list(t._hooks.values()) if t._hooks else ():
             replaced = hook(g)
             if replaced is not None:
@@ -151,31 +156,24 @@ def run_rule(op: Op, gy: Tensor, create_graph: bool = False) -> tuple[Tensor | N
     backward graph groups them like the forward ops). They are not checked one by one by detect_anomaly: a NaN
     they make is reported by the loop as this op's. To stop at one op in a debugger:
     `b tinygrad6.autograd.run_rule, op.name == "sqrt"`."""
-    rule_modes = RuleModes(op, create_graph)  # (its own line: a breakpoint on run_rule stops once per op)
-    with rule_modes:
+    tokens = set_rule_modes(op, create_graph)  # (its own line: a breakpoint on run_rule stops once per op)
+    try:
         gxs = op.backward(gy)
+    finally:
+        for var, token in tokens:
+            var.reset(token)
     return gxs if type(gxs) is tuple else (gxs,)
 
 
-class RuleModes:
-    """The modes a backward rule runs under: grad mode on only under create_graph (then also the op's scope),
-    detect_anomaly off (the loop checks what the rule returns). One small class: entered once per op."""
-
-    __slots__ = ("create_graph", "scope", "tokens")
-
-    def __init__(self, op: Op, create_graph: bool) -> None:
-        self.create_graph, self.scope = create_graph, op.scope
-
-    def __enter__(self) -> None:
-        self.tokens = (modes._grad_enabled.set(self.create_graph), modes._anomaly.set(False),
-                       modes._scope.set(self.scope) if self.create_graph else None)
-
-    def __exit__(self, *exc) -> None:
-        grad_mode, anomaly, scope = self.tokens
-        modes._grad_enabled.reset(grad_mode)
-        modes._anomaly.reset(anomaly)
-        if scope is not None:
-            modes._scope.reset(scope)
+def set_rule_modes(op: Op, create_graph: bool) -> list:
+    """Set the modes a backward rule runs under and return (mode, token) pairs to reset them with: grad mode on only
+    under create_graph (then also the op's scope), detect_anomaly off (the loop checks what the rule returns)."""
+    tokens = [(modes._grad_enabled, modes._grad_enabled.set(create_graph))]
+    if modes._anomaly.get():
+        tokens.append((modes._anomaly, modes._anomaly.set(False)))
+    if create_graph:
+        tokens.append((modes._scope, modes._scope.set(op.scope)))
+    return tokens
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],

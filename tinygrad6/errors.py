@@ -60,11 +60,9 @@ def check_finite(op: Op, phase: str, value: np.ndarray, inputs: tuple[Tensor, ..
                        f"shapes {shapes}); the op was created at {where}")
 
 
-def check_usable(op: Op) -> None:
+def raise_unusable(op: Op) -> None:
     """Raise, saying what happened, when op's backward cannot run: its saved values were released, or an input
     (or the output its rule reads) was written in place after the forward pass."""
-    if not op.released and not op.changed():
-        return
     if op.released:
         raise RuntimeError(
             f"backward through {op.name} a second time, but its saved values were released after the first "
