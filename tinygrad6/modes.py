@@ -80,10 +80,10 @@ def record_source() -> _Mode:
 
 
 class ScopeName(str):
-    """One entry of `op.scope`: equal to the plain name ("Linear"), plus `call`, a number unique to the `with
+    """One entry of `op.scope`: equal to the plain name ("Linear"), plus `call_id`, a number unique to the `with
     scope(...)` block that made it, so the renderer can tell two calls of the same layer apart."""
 
-    call: int
+    call_id: int
 
 
 _scope_calls = itertools.count()
@@ -102,7 +102,7 @@ class scope:  # noqa: N801  (used like a function: `with scope("BatchNorm"):`)
 
     def __enter__(self) -> tuple[str, ...]:
         entry = ScopeName(self.name)
-        entry.call = next(_scope_calls)
+        entry.call_id = next(_scope_calls)
         self._tokens.append(_scope.set(_scope.get() + (entry,)))
         return _scope.get()
 

@@ -131,8 +131,8 @@ def walk(outputs: Sequence[Tensor]) -> tuple[list[Tensor], list[Op]]:
 
 
 def scope_path(op: Op) -> ScopePath:
-    """The op's nested scopes as (name, call) pairs; `call` tells two calls of the same layer apart."""
-    return tuple((str(s), getattr(s, "call", None)) for s in getattr(op, "scope", ()))
+    """The op's nested scopes as (name, call_id) pairs; `call_id` tells two calls of the same layer apart."""
+    return tuple((str(s), getattr(s, "call_id", None)) for s in getattr(op, "scope", ()))
 
 
 @dataclass
@@ -310,7 +310,7 @@ class GraphModel:
         return ()
 
 
-def check_size(model: GraphModel, max_ops: int | None, who: str) -> None:
+def check_size(model: GraphModel, max_ops: int | None, caller: str) -> None:
     """Refuse a graph that Graphviz's `dot` would take minutes to lay out, saying how to make it smaller."""
     if max_ops is None:
         return
@@ -318,15 +318,15 @@ def check_size(model: GraphModel, max_ops: int | None, who: str) -> None:
     if drawn <= max_ops:
         return
     hints = []
-    if who != "backprop_html" and model.collapse is not True and model.scope_paths:
+    if caller != "backprop_html" and model.collapse is not True and model.scope_paths:
         boxed = GraphModel.build(model.outputs, collapse=True).drawn_ops()
         hints.append(f"collapse=True draws each layer (innermost scope) as one box: {boxed:,} ops and boxes")
     hints.append("draw a part: an intermediate tensor h, e.g. one layer's output (draw(h) shows only what h was "
                  "computed from)")
-    if who == "backprop_html":
+    if caller == "backprop_html":
         hints.append("viz.trace(loss) prints every backward step as text, at any size")
     hints.append("or pass max_ops=None to draw it all anyway (Graphviz may need minutes; see timeout=)")
-    raise ValueError(f"{who}: this graph has {drawn:,} ops to draw, more than max_ops={max_ops:,} (Graphviz's dot "
+    raise ValueError(f"{caller}: this graph has {drawn:,} ops to draw, more than max_ops={max_ops:,} (Graphviz's dot "
                      f"needs about 3 s for 2,000 ops and minutes past 4,000). To make it smaller: "
                      + "; ".join(hints) + ".")
 

@@ -106,7 +106,7 @@ def stepper(loss: Tensor, grad: ArrayLike | None = None, *, title: str | None = 
 def page_html(loss: Tensor, grad: ArrayLike | None = None, *, title: str | None = None,
               max_ops: int | None = MAX_OPS, timeout: float | None = DOT_TIMEOUT) -> str:
     """The step-through page of `loss`'s backward pass as HTML text (see `backprop_html`)."""
-    replay = replay_backward(loss, grad, who="backprop_html")
+    replay = replay_backward(loss, grad, caller="backprop_html")
     model = replay.model
     check_size(model, max_ops, "backprop_html")
     svg = pipe(build_digraph(model, show=("shape", "value")), "svg", timeout=timeout).decode("utf-8")

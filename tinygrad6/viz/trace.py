@@ -36,13 +36,14 @@ class Replay:
     seed: Tensor
 
 
-def replay_backward(loss: Tensor, grad: ArrayLike | None = None, *, who: str = "trace") -> Replay:
+def replay_backward(loss: Tensor, grad: ArrayLike | None = None, *, caller: str = "trace") -> Replay:
     """Run `backward_steps` on `loss` without touching any `.grad` (gradients are captured through `inputs=`)
     and keeping the graph (`retain_graph=True`), so the user's own `backward()` works the same afterwards.
     `backward_steps` refuses what `backward()` refuses (a loss without grad, a missing or misshapen `grad`, a
     graph released by an earlier backward), with the same messages."""
     if not isinstance(loss, Tensor):
-        raise TypeError(f"{who}: expected the Tensor to backpropagate from (e.g. the loss), got {type(loss).__name__}")
+        raise TypeError(f"{caller}: expected the Tensor to backpropagate from (e.g. the loss), "
+                        f"got {type(loss).__name__}")
     model = GraphModel.build([loss])
     leaves = [t for t in model.tensors if t.creator is None and t.requires_grad]
     grads = None if grad is None else [grad]
@@ -76,7 +77,7 @@ def trace(loss: Tensor, grad: ArrayLike | None = None, *, file: TextIO | None = 
 
     Any size: the rows are built in linear time (a 100,000-op chain in about 3 s) and need no Graphviz, so this is
     the view for graphs past draw's `max_ops`. Names are printed as they are (plain text, not markup)."""
-    replay = replay_backward(loss, grad, who="trace")
+    replay = replay_backward(loss, grad, caller="trace")
     model = replay.model
 
     def label(t: Tensor | None) -> str:
