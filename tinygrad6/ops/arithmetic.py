@@ -15,18 +15,14 @@ from ..op import Op, ShapeError
 class Add(Op):
     """y = a + b.   da = gy,  db = gy"""
 
-    def forward(self, a, b):
-        return a + b
-
-    def backward(self, gy):
-        return gy, gy
+    def forward(self, a, b): return a + b
+    def backward(self, gy): return gy, gy
 
 
 class Sub(Op):
     """y = a - b.   da = gy,  db = -gy"""
 
-    def forward(self, a, b):
-        return a - b
+    def forward(self, a, b): return a - b
 
     def backward(self, gy):
         (_, b) = self.inputs
@@ -36,18 +32,14 @@ class Sub(Op):
 class Neg(Op):
     """y = -x.   dx = -gy"""
 
-    def forward(self, x):
-        return -x
-
-    def backward(self, gy):
-        return -gy
+    def forward(self, x): return -x
+    def backward(self, gy): return -gy
 
 
 class Mul(Op):
     """y = a * b.   da = gy * b,  db = gy * a"""
 
-    def forward(self, a, b):
-        return a * b
+    def forward(self, a, b): return a * b
 
     def backward(self, gy):
         a, b = self.inputs
@@ -59,8 +51,7 @@ class Div(Op):
 
     saves_output = True
 
-    def forward(self, a, b):
-        return a / b
+    def forward(self, a, b): return a / b
 
     def backward(self, gy):
         a, b = self.inputs
@@ -74,8 +65,7 @@ class Pow(Op):
 
     saves_output = True
 
-    def forward(self, a, b):
-        return a**b
+    def forward(self, a, b): return a**b
 
     def backward(self, gy):
         a, b = self.inputs

@@ -29,11 +29,9 @@ def unreduce(gy, shape: tuple[int, ...], axis):
 class Sum(Op):
     """y = sum of x over axis.   dx = gy broadcast back to x's shape"""
 
-    def __init__(self, axis=None, keepdims=False):
-        self.axis, self.keepdims = axis, keepdims
+    def __init__(self, axis=None, keepdims=False): self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
-        return x.sum(axis=self.axis, keepdims=self.keepdims)
+    def forward(self, x): return x.sum(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -43,11 +41,9 @@ class Sum(Op):
 class Mean(Op):
     """y = mean of x over axis (n values each).   dx = gy broadcast back to x's shape / n"""
 
-    def __init__(self, axis=None, keepdims=False):
-        self.axis, self.keepdims = axis, keepdims
+    def __init__(self, axis=None, keepdims=False): self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
-        return x.mean(axis=self.axis, keepdims=self.keepdims)
+    def forward(self, x): return x.mean(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -61,11 +57,9 @@ class Max(Op):
     saves_output = True
     reduce = staticmethod(np.ndarray.max)
 
-    def __init__(self, axis=None, keepdims=False):
-        self.axis, self.keepdims = axis, keepdims
+    def __init__(self, axis=None, keepdims=False): self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
-        return self.reduce(x, axis=self.axis, keepdims=self.keepdims)
+    def forward(self, x): return self.reduce(x, axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
         # the share is found here, not in forward, so a max taken without grad (softmax's shift) costs nothing more

@@ -34,8 +34,7 @@ class Minimum(Maximum):
 class Clip(Op):
     """y = x clipped to [low, high] (either bound may be None).   dx = gy where low <= x <= high, else 0"""
 
-    def __init__(self, low=None, high=None):
-        self.low, self.high = low, high
+    def __init__(self, low=None, high=None): self.low, self.high = low, high
 
     def forward(self, x):
         inside = np.ones(x.shape, dtype=bool)
@@ -53,8 +52,7 @@ class Clip(Op):
 class Where(Op):
     """y = a where cond else b (cond a boolean array, not differentiated).   da = gy where cond, db = gy elsewhere"""
 
-    def __init__(self, cond):
-        self.cond = cond
+    def __init__(self, cond): self.cond = cond
 
     def forward(self, a, b):
         if b.ndim == 0 and b == 0 and b.dtype == a.dtype and a.shape == self.cond.shape and np.isfinite(a.sum()):

@@ -27,8 +27,7 @@ def sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 class Reshape(Op):
     """y = x with a new shape.   dx = gy reshaped back"""
 
-    def __init__(self, shape):
-        self.shape = shape
+    def __init__(self, shape): self.shape = shape
 
     def forward(self, x):
         try:
@@ -36,18 +35,15 @@ class Reshape(Op):
         except ValueError:
             raise ShapeError(f"reshape: cannot reshape shape {x.shape} ({x.size} elements) into {self.shape}") from None
 
-    def backward(self, gy):
-        return gy.reshape(self.inputs[0].shape)
+    def backward(self, gy): return gy.reshape(self.inputs[0].shape)
 
 
 class Transpose(Op):
     """y = x with its axes permuted (reversed when axes is None).   dx = gy permuted back"""
 
-    def __init__(self, axes=None):
-        self.axes = axes
+    def __init__(self, axes=None): self.axes = axes
 
-    def forward(self, x):
-        return x.transpose(self.axes)
+    def forward(self, x): return x.transpose(self.axes)
 
     def backward(self, gy):
         if self.axes is None:
@@ -60,14 +56,10 @@ class BroadcastTo(Op):
 
     name = "broadcast_to"
 
-    def __init__(self, shape):
-        self.shape = shape
+    def __init__(self, shape): self.shape = shape
 
-    def forward(self, x):
-        return np.broadcast_to(x, self.shape)
-
-    def backward(self, gy):
-        return gy.sum_to(self.inputs[0].shape)
+    def forward(self, x): return np.broadcast_to(x, self.shape)
+    def backward(self, gy): return gy.sum_to(self.inputs[0].shape)
 
 
 class SumTo(Op):
@@ -75,14 +67,10 @@ class SumTo(Op):
 
     name = "sum_to"
 
-    def __init__(self, shape):
-        self.shape = shape
+    def __init__(self, shape): self.shape = shape
 
-    def forward(self, x):
-        return sum_to(x, self.shape)
-
-    def backward(self, gy):
-        return gy.broadcast_to(self.inputs[0].shape)
+    def forward(self, x): return sum_to(x, self.shape)
+    def backward(self, gy): return gy.broadcast_to(self.inputs[0].shape)
 
 
 def _has_array(index) -> bool:
@@ -93,8 +81,7 @@ class GetItem(Op):
     """y = x[index] (slices, ints, integer or boolean arrays).   dx = zeros with gy added at index
     (accumulating, so repeated indices receive every contribution)"""
 
-    def __init__(self, index):
-        self.index = index
+    def __init__(self, index): self.index = index
 
     def forward(self, x):
         try:
@@ -102,8 +89,7 @@ class GetItem(Op):
         except IndexError as e:
             raise IndexError(f"getitem: index {self.index!r} on shape {x.shape}: {e}") from None
 
-    def backward(self, gy):
-        return ScatterAdd.apply(gy, index=self.index, shape=self.inputs[0].shape)
+    def backward(self, gy): return ScatterAdd.apply(gy, index=self.index, shape=self.inputs[0].shape)
 
 
 class ScatterAdd(Op):
@@ -111,8 +97,7 @@ class ScatterAdd(Op):
 
     name = "scatter_add"
 
-    def __init__(self, index, shape):
-        self.index, self.shape = index, shape
+    def __init__(self, index, shape): self.index, self.shape = index, shape
 
     def forward(self, x):
         y = np.zeros(self.shape, dtype=x.dtype)
@@ -122,18 +107,15 @@ class ScatterAdd(Op):
             y[self.index] = x  # basic indexing cannot repeat an element
         return y
 
-    def backward(self, gy):
-        return gy[self.index]
+    def backward(self, gy): return gy[self.index]
 
 
 class Concatenate(Op):
     """y = the inputs joined along an existing axis.   dx_i = the slice of gy that came from input i"""
 
-    def __init__(self, axis=0):
-        self.axis = axis
+    def __init__(self, axis=0): self.axis = axis
 
-    def forward(self, *xs):
-        return np.concatenate(xs, axis=self.axis)
+    def forward(self, *xs): return np.concatenate(xs, axis=self.axis)
 
     def backward(self, gy):
         axis = self.axis % gy.ndim
@@ -145,11 +127,9 @@ class Concatenate(Op):
 class Stack(Op):
     """y = the inputs stacked along a new axis.   dx_i = gy[..., i, ...] along that axis"""
 
-    def __init__(self, axis=0):
-        self.axis = axis
+    def __init__(self, axis=0): self.axis = axis
 
-    def forward(self, *xs):
-        return np.stack(xs, axis=self.axis)
+    def forward(self, *xs): return np.stack(xs, axis=self.axis)
 
     def backward(self, gy):
         head = (slice(None),) * (self.axis % gy.ndim)

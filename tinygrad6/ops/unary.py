@@ -12,18 +12,14 @@ class Exp(Op):
 
     saves_output = True
 
-    def forward(self, x):
-        return np.exp(x)
-
-    def backward(self, gy):
-        return gy * self.output
+    def forward(self, x): return np.exp(x)
+    def backward(self, gy): return gy * self.output
 
 
 class Log(Op):
     """y = log(x).   dx = gy / x"""
 
-    def forward(self, x):
-        return np.log(x)
+    def forward(self, x): return np.log(x)
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -35,11 +31,8 @@ class Sqrt(Op):
 
     saves_output = True
 
-    def forward(self, x):
-        return np.sqrt(x)
-
-    def backward(self, gy):
-        return gy / (self.output * 2)
+    def forward(self, x): return np.sqrt(x)
+    def backward(self, gy): return gy / (self.output * 2)
 
 
 class Abs(Op):
@@ -49,8 +42,7 @@ class Abs(Op):
         self.save(sign=np.sign(x))
         return np.abs(x)
 
-    def backward(self, gy):
-        return gy * self.saved["sign"]
+    def backward(self, gy): return gy * self.saved["sign"]
 
 
 class ReLU(Op):
@@ -84,8 +76,7 @@ class Tanh(Op):
 
     saves_output = True
 
-    def forward(self, x):
-        return np.tanh(x)
+    def forward(self, x): return np.tanh(x)
 
     def backward(self, gy):
         y = self.output
@@ -95,11 +86,7 @@ class Tanh(Op):
 class Cast(Op):
     """y = x as another dtype.   dx = gy cast back to x's dtype"""
 
-    def __init__(self, dtype):
-        self.dtype = np.dtype(dtype)
+    def __init__(self, dtype): self.dtype = np.dtype(dtype)
 
-    def forward(self, x):
-        return x.astype(self.dtype)
-
-    def backward(self, gy):
-        return gy.astype(self.inputs[0].dtype)
+    def forward(self, x): return x.astype(self.dtype)
+    def backward(self, gy): return gy.astype(self.inputs[0].dtype)
