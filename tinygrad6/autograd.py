@@ -66,11 +66,10 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
             errors.raise_unusable(op)  # says which: released by an earlier backward, or an input written in place
         sent, finalized = [], []
         for x, gx in zip(op.inputs, run_rule(op, gy, create_graph)):
-            if not x.requires_grad:
-                sent.append(None)
-                continue
-            gx = _fit(op, x, gx)  # broadcasting undone, once, here for every op
+            gx = _fit(op, x, gx) if x.requires_grad else None  # broadcasting undone, once, here for every op
             sent.append(gx)
+            if not x.requires_grad:
+                continue
             key = id(x)
             if gx is not None:  # accumulate
                 grads[key] = grads[key] + gx if key in grads else gx
