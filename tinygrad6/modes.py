@@ -19,6 +19,9 @@ _retain_grads: ContextVar[bool] = ContextVar("retain_grads", default=False)
 _anomaly: ContextVar[bool] = ContextVar("detect_anomaly", default=False)
 _record_source: ContextVar[bool] = ContextVar("record_source", default=False)
 _scope: ContextVar[tuple[str, ...]] = ContextVar("scope", default=())
+# the Trace of `tinygrad6.compile` while it records a step (None otherwise): every op is linked into the graph, also
+# on tensors that do not require grad, and appended to the trace (see `Op.record`)
+_tracing: ContextVar = ContextVar("tracing", default=None)
 
 Fn = TypeVar("Fn", bound=Callable)
 
@@ -88,6 +91,17 @@ def decorate(fn: Fn, make_context: Callable[[], contextlib.AbstractContextManage
     def wrapper(*args, **kwargs):
         with make_context():
             return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def replayed(method: Fn) -> Fn:
+    """For a method without arguments whose effect lies outside the graph (an optimizer's `step`): while tracing, the
+    call is recorded and run untraced, and a compiled step calls the method again on every replay."""
+    @functools.wraps(method)
+    def wrapper(self):
+        trace = _tracing.get()
+        return method(self) if trace is None else trace.call(self, method.__name__)
 
     return wrapper  # type: ignore[return-value]
 

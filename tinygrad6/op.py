@@ -104,8 +104,8 @@ class Op:
                     break
         if modes._anomaly.get():
             op.check_finite("forward", y, inputs)
-        # record only when grad mode is on and an input requires grad; an integer or boolean result (a cast) has no
-        # gradient, like integer leaves
+        # record only when grad mode is on and an input requires grad; an integer or boolean result (a cast, a
+        # comparison) has no gradient, like integer leaves. While tracing, every op is recorded, without grad.
         if modes._grad_enabled.get() and out._data.dtype.kind == "f":
             for t in inputs:
                 if t.requires_grad:
@@ -115,11 +115,13 @@ class Op:
             dtypes = " and ".join(str(t.dtype) for t in inputs)
             raise TypeError(f"{op.name}: complex numbers are not supported by autograd (input dtypes {dtypes}); "
                             f"keep the real and imaginary parts as two float tensors")
+        if out.creator is None and modes._tracing.get() is not None:
+            op.record(inputs, out, requires_grad=False)
         return out
 
-    def record(self, inputs: tuple[Tensor, ...], out: Tensor) -> None:
-        """Link this op into the graph as the creator of `out`."""
-        out.requires_grad = True
+    def record(self, inputs: tuple[Tensor, ...], out: Tensor, requires_grad: bool = True) -> None:
+        """Link this op into the graph as the creator of `out` (and, while tracing, append it to the trace)."""
+        out.requires_grad = requires_grad
         out.creator = self
         self.inputs = inputs
         self.stamp = Tensor._write_count  # an input or output written in place after this is stale (see `changed`)
@@ -129,8 +131,11 @@ class Op:
             out.name = self.location.name
         self.released = False
         self._output = weakref.ref(out)
-        if modes._retain_grads.get():
+        if modes._retain_grads.get() and requires_grad:
             out._retains_grad = True
+        trace = modes._tracing.get()
+        if trace is not None:
+            trace.op(self, out)
 
     def release(self) -> None:
         """Free the values saved for backward (after a backward pass without retain_graph)."""

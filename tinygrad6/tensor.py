@@ -293,29 +293,29 @@ class Tensor:
     def __pos__(self) -> Tensor:
         return self
 
-    # comparisons give boolean tensors (no gradient), == and != too (as in numpy and PyTorch); hashing stays by
-    # identity, so tensors can still be dict keys and set members
+    # comparisons give boolean tensors (recorded ops without gradient), == and != too (as in numpy and PyTorch);
+    # hashing stays by identity, so tensors can still be dict keys and set members
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
         if other is None:
             return False  # type: ignore[return-value]  (PyTorch: t == None is False)
-        return Tensor._wrap(self._data == self._operand(other)._data)
+        return ops.Compare.apply(self, self._operand(other), compare="equal")
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         if other is None:
             return True  # type: ignore[return-value]
-        return Tensor._wrap(self._data != self._operand(other)._data)
+        return ops.Compare.apply(self, self._operand(other), compare="not_equal")
 
     def __lt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data < self._operand(other)._data)
+        return ops.Compare.apply(self, self._operand(other), compare="less")
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data <= self._operand(other)._data)
+        return ops.Compare.apply(self, self._operand(other), compare="less_equal")
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data > self._operand(other)._data)
+        return ops.Compare.apply(self, self._operand(other), compare="greater")
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self._data >= self._operand(other)._data)
+        return ops.Compare.apply(self, self._operand(other), compare="greater_equal")
 
     __hash__ = object.__hash__
 
@@ -454,10 +454,10 @@ def as_tensor(x: ArrayLike) -> Tensor:
 
 
 def where(cond: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
-    """Elementwise `a if cond else b` (cond is not differentiated; a and b broadcast)."""
-    cond = cond._data if isinstance(cond, Tensor) else np.asarray(cond)
+    """Elementwise `a if cond else b` (cond, an input of the op, is not differentiated; all three broadcast)."""
+    cond = as_tensor(cond)
     a, b = _pair(a, b)
-    return ops.Where.apply(a, b, cond=cond.astype(bool, copy=False))
+    return ops.Where.apply(cond.astype(bool), a, b)
 
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:

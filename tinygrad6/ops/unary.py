@@ -52,11 +52,11 @@ class Abs(Op):
     name = "abs"
 
     def forward(self, x):
-        self.save(sign=np.sign(x))
         return np.abs(x)
 
     def backward(self, gy):
-        return gy * self.saved["sign"]
+        (x,) = self.inputs
+        return gy * ((x > 0).astype(x.dtype) - (x < 0).astype(x.dtype))
 
 
 class ReLU(Op):
@@ -65,12 +65,12 @@ class ReLU(Op):
     name = "relu"
 
     def forward(self, x):
-        self.save(mask=x > 0)
         return np.maximum(x, 0)
 
     def backward(self, gy):
+        (x,) = self.inputs
         # where, not gy * mask: an inf arriving at a zeroed unit (relu(x).sqrt() at x < 0) gives 0, not inf * 0 = NaN
-        return gy.where(self.saved["mask"], 0.0)
+        return gy.where(x > 0, 0.0)
 
 
 class Sigmoid(Op):
