@@ -1,0 +1,419 @@
+"""A compiled training step: trace one call of the step, then replay it as a generated straight-line numpy program.
+
+    def train_step(x, t):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(Tensor(x)), t)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step = tinygrad6.compile(train_step)
+    loss = step(x, t)        # the first call traces: it runs the step once, recording everything it does
+    loss = step(x, t)        # later calls run the generated program: no Tensor, no Op, one numpy call per line
+    print(step.source())     # that program, with the tensor names of the graph
+
+Tracing (`modes._tracing`) records every op in the order it runs, also ops on tensors that do not require grad and
+the ops the backward rules run, and the step's other effects: the gradients stored into `.grad`, the buffers a
+module reads and writes (BatchNorm's running statistics) and the optimizer's `zero_grad()` and `step()` calls.
+Every backward rule reads only its op's inputs and output, so the trace holds no value of the traced batch: the
+same program is right for every batch. The program keeps what the results need, in trace order (so it computes
+exactly what eager computes, bit for bit), and frees each value after its last use (`del`).
+
+The optimizer is not traced op by op: its `step()` is called by the program, as eager calls it, after the
+gradients are stored into `.grad`. So all seven optimizers, their state and a changed learning rate need nothing
+special, and the update is the very code the eager step runs.
+
+Guards (a call that fails one traces again, never a silent wrong answer): the arguments' shapes and dtypes (the
+last partial batch), grad mode, `training` of every module the step called, the identity and shape of every
+parameter (a replaced parameter), and the identity of the modules and optimizers the step function refers to. At
+most `cache_size` programs are kept (the oldest is dropped). Hooks and `detect_anomaly()` run no code inside a
+compiled step, so compiling under them raises `CompileError`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import keyword
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import modes, nn, ops, optim
+from .functional import DropoutMask  # a random op: kept even when unused, so a replay draws what eager draws
+from .ops.shape import sum_to
+from .tensor import Tensor
+
+
+class CompileError(RuntimeError):
+    """A step that cannot be compiled; the message says why and what to do instead."""
+
+
+class Trace:
+    """What one traced call did, in order. `events` holds tuples:
+    ("op", op, output), ("read", module, name, tensor), ("write", module, name, tensor), ("grad", leaf, gradient),
+    ("call", object, method name)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+        self.modules: dict[int, nn.Module] = {}
+
+    def op(self, op, out: Tensor) -> None:
+        self.events.append(("op", op, out))
+
+    def read(self, module: nn.Module, name: str, t: Tensor) -> None:
+        self.events.append(("read", module, name, t))
+
+    def write(self, module: nn.Module, name: str, t: Tensor) -> None:
+        self.events.append(("write", module, name, t))
+
+    def module(self, module: nn.Module) -> None:
+        self.modules.setdefault(id(module), module)
+
+    def grad(self, leaf: Tensor, g: Tensor) -> None:
+        label = f"'{leaf.name}' " if leaf.name else ""
+        if leaf._hooks:
+            raise CompileError(f"compile: tensor {label}of shape {leaf.shape} has a hook; hooks do not run inside a "
+                               f"compiled step. Remove it (handle.remove()) or run the step eagerly")
+        if leaf.grad is not None:
+            raise CompileError(f"compile: tensor {label}of shape {leaf.shape} already has a .grad, so backward would "
+                               f"accumulate into it; call optimizer.zero_grad() inside the step")
+        self.events.append(("grad", leaf, g))
+
+    def call(self, obj: Any, method: str) -> None:
+        """Record `obj.method()` and run it untraced (the program calls it again on every replay)."""
+        self.events.append(("call", obj, method))
+        token = modes._tracing.set(None)
+        try:
+            getattr(obj, method)()  # untraced: the program calls it again, so its ops must not be recorded
+        finally:
+            modes._tracing.reset(token)
+
+    def constants(self, inputs: tuple = ()) -> list[np.ndarray]:
+        """Every array a program of this trace would keep from the traced call, in trace order: leaves that are
+        not `inputs` (arrays or tensors), parameters or buffers, array parameters of ops and values ops saved.
+        Two traces of a pure step on different batches give equal lists."""
+        skip = {id(_array(a)) for a in inputs} | {id(e[3]) for e in self.events if e[0] == "read"}
+        made = {id(e[2]) for e in self.events if e[0] == "op"}
+        found: list[np.ndarray] = []
+        for event in self.events:
+            if event[0] != "op":
+                continue
+            op = event[1]
+            for x in op.inputs:
+                if id(x) not in made and id(x) not in skip and id(x._data) not in skip and not x.requires_grad:
+                    found.append(x._data)
+            found += [v for v in op.params.values() if isinstance(v, np.ndarray)]
+            found += [v for v in (op.saved or {}).values() if isinstance(v, np.ndarray)]
+        return found
+
+
+def trace(fn: Callable, *args: Any) -> tuple[Trace, Any]:
+    """Run `fn(*args)` once under trace mode; returns the trace and what fn returned."""
+    if modes._anomaly.get():
+        raise CompileError("compile: detect_anomaly() is on, and its checks do not run inside a compiled step; "
+                           "leave the detect_anomaly() block, or run the step eagerly (without compile)")
+    recorded = Trace()
+    token = modes._tracing.set(recorded)
+    try:
+        result = fn(*args)
+    finally:
+        modes._tracing.reset(token)
+    return recorded, result
+
+
+# -- code generation ------------------------------------------------------------------------------------------------
+COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">="}
+BINARY = {ops.Add: "+", ops.Sub: "-", ops.Mul: "*", ops.Div: "/", ops.Pow: "**", ops.MatMul: "@"}
+UNARY = {ops.Exp: "np.exp({})", ops.Log: "np.log({})", ops.Sqrt: "np.sqrt({})", ops.Abs: "np.abs({})",
+         ops.ReLU: "np.maximum({}, 0)", ops.Tanh: "np.tanh({})", ops.Neg: "-{}"}
+
+
+def numpy_text(op, args: list[str]) -> str | None:
+    """The numpy expression that computes exactly what `op.forward(*args)` computes, or None (then the program
+    calls op.forward itself)."""
+    kind = type(op)
+    if kind in BINARY:
+        return f"{args[0]} {BINARY[kind]} {args[1]}"
+    if kind in UNARY:
+        return UNARY[kind].format(args[0])
+    if kind is ops.Compare:
+        return f"{args[0]} {COMPARE[op.compare]} {args[1]}"
+    if kind in (ops.Sum, ops.Mean, ops.Max, ops.Min):
+        options = ", ".join(([f"axis={op.axis!r}"] if op.axis is not None else []) +
+                            (["keepdims=True"] if op.keepdims else []))
+        return f"{args[0]}.{op.name}({options})"
+    if kind is ops.Reshape:
+        return f"{args[0]}.reshape({op.shape!r})"
+    if kind is ops.Transpose:
+        return f"{args[0]}.transpose({'' if op.axes is None else repr(op.axes)})"
+    if kind is ops.BroadcastTo:
+        return f"np.broadcast_to({args[0]}, {op.shape!r})"
+    if kind is ops.SumTo:
+        return f"sum_to({args[0]}, {op.shape!r})"
+    if kind is ops.Cast:
+        return f"{args[0]}.astype(np.{op.dtype.name})"
+    return None
+
+
+def identifier(text: str | None, default: str) -> str:
+    name = re.sub(r"\W+", "_", text or "").strip("_") or default
+    return "v_" + name if name[0].isdigit() or keyword.iskeyword(name) else name
+
+
+class Program:
+    """The straight-line program of one trace: `source` (Python text) and `run` (the function compiled from it)."""
+
+    def __init__(self, recorded: Trace, fn: Callable, args: tuple, result: Any) -> None:
+        self.namespace: dict[str, Any] = {"np": np, "Tensor": Tensor, "sum_to": sum_to, "set_grad": set_grad}
+        try:
+            given = [identifier(n, "arg") for n in inspect.signature(fn).parameters]
+        except (TypeError, ValueError):
+            given = []
+        if len(given) != len(args) or len(set(given)) != len(given):
+            given = [f"arg{i}" for i in range(len(args))]
+        self.taken = set(self.namespace) | set(given) | set(dir(builtins))
+        self.held: dict[int, str] = {}  # id(object) -> its global name (a parameter, module, optimizer, op)
+        self.local = set(given)  # the program's local variables (deleted after their last use)
+        self.names: dict[int, str] = {}  # id(tensor) -> its variable in the program
+        self.by_array: dict[int, str] = {}  # id(array) -> variable, for tensors sharing a traced array (detach)
+        self.lines: list[tuple[str | None, str, list[str], bool]] = []  # (target, text, names used, side effect)
+        self.prologue = [f"{a} = {a}._data" for a, v in zip(given, args) if isinstance(v, Tensor)]
+        self.inputs = {id(_array(v)): a for a, v in zip(given, args) if _array(v) is not None}
+        self.params: list[Tensor] = []
+        self.shared: dict[type, Callable] = {}
+        escaping = self._escaping(recorded, result)
+        self._generate(recorded, escaping)
+        out = self.names.get(id(result)) if isinstance(result, Tensor) else None
+        if result is not None and out is None:
+            raise CompileError(f"compile: the step returned {type(result).__name__}; return the loss tensor (not "
+                               f"loss.item()) or None")
+        self.source = self._text(fn.__name__ if hasattr(fn, "__name__") else "step", given, out)
+        exec(builtins.compile(self.source, f"<compiled {getattr(fn, '__qualname__', 'step')}>", "exec"), self.namespace)
+        self.run = self.namespace[identifier(getattr(fn, "__name__", None), "step")]
+
+    def _escaping(self, recorded: Trace, result: Any) -> set[int]:
+        """ids of the arrays that leave the program as gradients: they get a copy unless the traced array was
+        fresh memory of one tensor (the same ops on the same shapes alias the same way on every replay)."""
+        holders: dict[int, set[int]] = {}  # id(array) -> ids of the tensors holding it
+        for event in recorded.events:
+            if event[0] == "op":
+                for x in (event[2], *event[1].inputs):
+                    holders.setdefault(id(x._data), set()).add(id(x))
+        grads = [id(e[2]) for e in recorded.events if e[0] == "grad"]
+        return {id(g) for g in (e[2] for e in recorded.events if e[0] == "grad")
+                if g.creator is None or g._data.base is not None or grads.count(id(g)) > 1 or g is result
+                or len(holders.get(id(g._data), ())) != 1}
+
+    def _name(self, t: Tensor, default: str) -> str:
+        name = base = identifier(t.name, default)
+        k = 1
+        while name in self.taken:
+            name, k = f"{base}_{k}", k + 1
+        self.taken.add(name)
+        self.local.add(name)
+        self.names[id(t)] = name
+        self.by_array.setdefault(id(t._data), name)
+        return name
+
+    def _global(self, value: Any, default: str) -> str:
+        if id(value) in self.held:
+            return self.held[id(value)]
+        name = base = identifier(default, "c")
+        k = 1
+        while name in self.taken:
+            name, k = f"{base}{k}", k + 1
+        self.taken.add(name)
+        self.namespace[name] = value
+        if not isinstance(value, np.ndarray):
+            self.held[id(value)] = name
+        return name
+
+    def _use(self, x: Tensor, op, inputs: tuple) -> str:
+        """The program's expression for tensor x used by op: its variable, or a new one for a leaf seen first."""
+        if id(x) in self.names:
+            return self.names[id(x)]
+        if id(x._data) in self.inputs:
+            self.names[id(x)] = self.inputs[id(x._data)]
+        elif id(x._data) in self.by_array:  # x.detach(), Tensor(y): the same array under another tensor
+            self.names[id(x)] = self.by_array[id(x._data)]
+        elif x.requires_grad:  # a parameter: read on every call, so `p.data = ...` is seen
+            self.params.append(x)
+            holder = self._global(x, f"param_{identifier(x.name, 'p')}")
+            self.lines.append((self._name(x, identifier(x.name, "p")), f"{holder}.data", [], False))
+        elif (type(op) in BINARY and x._data.ndim == 0 and x.dtype == np.float64 and np.isfinite(x._data)
+              and all(y.dtype == np.float64 for y in inputs)):
+            return repr(float(x._data))  # a float64 scalar: the same value and dtype as a Python float here
+        else:
+            self.names[id(x)] = self._global(x._data, identifier(x.name, "c"))
+        return self.names[id(x)]
+
+    def _generate(self, recorded: Trace, escaping: set[int]) -> None:
+        grad_names = {id(e[2]): f"grad_{identifier(e[1].name, 'p')}" for e in recorded.events if e[0] == "grad"}
+        scope: tuple = ()
+        for event in recorded.events:
+            kind = event[0]
+            if kind == "op":
+                op, out = event[1], event[2]
+                if out._hooks:
+                    raise CompileError(f"compile: a hook is registered on the output of {op.name}; hooks do not "
+                                       f"run inside a compiled step. Remove it or run the step eagerly")
+                _refuse_data_index(op, self.inputs)
+                args = [self._use(x, op, op.inputs) for x in op.inputs]
+                text = numpy_text(op, args)
+                if text is None:  # an op without parameters shares one forward per class
+                    forward = op.forward if op.params else self.shared.setdefault(type(op), type(op)().forward)
+                    text = f"{self._global(forward, op.name + '_op')}({', '.join(args)})"
+                target = self._name(out, grad_names.get(id(out), op.name))
+                if op.scope != scope and op.scope:
+                    text += "  # " + "/".join(op.scope)
+                scope = op.scope
+                uses = [a for a in args if a in self.local]
+                self.lines.append((target, text, uses, isinstance(op, DropoutMask)))
+            elif kind == "read":
+                module, attr, t = event[1], event[2], event[3]
+                holder = self._global(module, type(module).__name__.lower())
+                self.lines.append((self._name(t, attr), f"{holder}.{attr}", [], False))
+            elif kind == "write":
+                module, attr, t = event[1], event[2], event[3]
+                holder = self._global(module, type(module).__name__.lower())
+                value = self._use(t, None, ())
+                self.lines.append((None, f"{holder}.{attr} = {value}", [value] if value in self.local else [], True))
+            elif kind == "grad":
+                leaf, g = event[1], event[2]
+                holder = self._global(leaf, f"param_{identifier(leaf.name, 'p')}")
+                value = self._use(g, None, ())
+                wrapped = f"np.array({value})" if id(g) in escaping else value
+                uses = [value] if value in self.local else []
+                self.lines.append((None, f"set_grad({holder}, {wrapped})", uses, True))
+            elif kind == "call":
+                obj, method = event[1], event[2]
+                self.lines.append((None, f"{self._global(obj, type(obj).__name__.lower())}.{method}()", [], True))
+
+    def _text(self, fn_name: str, given: list[str], out: str | None) -> str:
+        """The program: dead lines dropped, each variable deleted after its last use."""
+        needed = {out} if out else set()
+        kept = []
+        for target, text, uses, effect in reversed(self.lines):
+            if effect or target in needed:
+                kept.append((target, text, uses))
+                needed.update(uses)
+        kept.reverse()
+        last = {}
+        for i, (_, _, uses) in enumerate(kept):
+            for name in uses:
+                last[name] = i
+        body = list(self.prologue)
+        for i, (target, text, uses) in enumerate(kept):
+            body.append(f"{target} = {text}" if target else text)
+            dead = sorted({n for n in uses if last[n] == i and n != out and n not in given} |
+                          ({target} if target and target not in last and target != out else set()))
+            if dead:
+                body.append(f"del {', '.join(dead)}")
+        body.append(f"return Tensor._wrap({out})" if out else "return None")
+        name = identifier(fn_name, "step")
+        return f"def {name}({', '.join(given)}):\n" + "".join(f"    {line}\n" for line in body)
+
+
+def set_grad(leaf: Tensor, g: np.ndarray) -> None:
+    """leaf.grad = g, as the backward pass stores it; CompileError if leaf has a gradient already (eager would
+    add to it: the program was traced with .grad None, after zero_grad)."""
+    if leaf.grad is not None:
+        label = f"'{leaf.name}' " if leaf.name else ""
+        raise CompileError(f"compile: tensor {label}of shape {leaf.shape} already has a .grad, so backward would "
+                           f"accumulate into it; call optimizer.zero_grad() inside the step")
+    leaf.grad = Tensor._wrap(g)
+
+
+def _refuse_data_index(op, inputs: dict[int, str]) -> None:
+    """Indexing with an array of the step's inputs would bake the traced batch's index into the program."""
+    index = getattr(op, "index", None)
+    for part in index if isinstance(index, tuple) else (index,):
+        if isinstance(part, np.ndarray) and (id(part) in inputs or id(part.base) in inputs):
+            raise CompileError(f"compile: {op.name} indexes with the step's input {inputs.get(id(part)) or ''}, "
+                               f"which would be fixed to the traced batch; build a mask with a comparison instead "
+                               f"(one_hot = labels.reshape(-1, 1) == Tensor(np.arange(C))) and use where or *")
+
+
+def _array(value: Any) -> np.ndarray | None:
+    return value._data if isinstance(value, Tensor) else value if isinstance(value, np.ndarray) else None
+
+
+# -- the compiled step ----------------------------------------------------------------------------------------------
+class CompiledStep:
+    """`fn` traced on its first call for each kind of arguments and replayed as a program after that (see the module
+    docstring). `source()` is the last program's text; `programs` the cache: (guard key, Program, check) in the order
+    they were traced; a call runs the first whose key matches and whose check passes."""
+
+    def __init__(self, fn: Callable, cache_size: int = 8) -> None:
+        self.fn, self.cache_size = fn, cache_size
+        self.programs: list[tuple[tuple, Program, Callable[[], bool]]] = []
+        self.last: Program | None = None
+        self.traces = 0
+
+    def __call__(self, *args: Any) -> Tensor | None:
+        if modes._anomaly.get():
+            raise CompileError("compile: detect_anomaly() is on, and its checks do not run inside a compiled step; "
+                               "leave the detect_anomaly() block, or call the step function itself")
+        key = (modes._grad_enabled.get(),) + tuple(_key(a) for a in args)
+        for known, program, valid in self.programs:
+            if known == key and valid():
+                self.last = program
+                return program.run(*args)
+        recorded, result = trace(self.fn, *args)
+        program = Program(recorded, self.fn, args, result)
+        self.programs = self.programs[len(self.programs) + 1 - self.cache_size:] if self.cache_size > 1 else []
+        self.programs.append((key, program, _checks(recorded, program, self.fn)))
+        self.last, self.traces = program, self.traces + 1
+        return None if result is None else Tensor._wrap(result._data)
+
+    def source(self) -> str:
+        """The generated program of the last call (Python text)."""
+        if self.last is None:
+            raise RuntimeError("source(): the step has not been called yet; the first call traces it")
+        return self.last.source
+
+
+def compile(fn: Callable, cache_size: int = 8) -> CompiledStep:  # noqa: A001  (named as torch.compile)
+    """`fn` (a training step: zero_grad, forward, loss.backward(), optimizer.step(), return the loss tensor) as a
+    `CompiledStep`: traced on the first call, replayed as generated numpy code after that."""
+    return CompiledStep(fn, cache_size)
+
+
+def _key(arg: Any) -> tuple:
+    array = _array(arg)
+    if array is not None:
+        return (type(arg), array.shape, array.dtype)
+    return (type(arg), arg if isinstance(arg, (int, float, str, bool, type(None))) else id(arg))
+
+
+def _checks(recorded: Trace, program: Program, fn: Callable) -> Callable[[], bool]:
+    """A function telling whether `program` is still right: every module's `training` as traced, every parameter
+    still the module's attribute with its traced shape and dtype, the same modules and optimizers in fn's reach."""
+    modes_now = [(m, m.training) for m in recorded.modules.values()]
+    owned = [(m, k, v) for m in recorded.modules.values() for k, v in vars(m).items() if isinstance(v, Tensor)]
+    shapes = [(p, p.shape, p.dtype) for p in program.params]
+    reach = _reach(fn)
+
+    def valid() -> bool:
+        return (all(m.training == mode for m, mode in modes_now) and all(vars(m).get(k) is v for m, k, v in owned)
+                and all(p._data.shape == s and p._data.dtype == d for p, s, d in shapes) and _reach(fn) == reach)
+
+    return valid
+
+
+def _reach(fn: Callable) -> list[int]:
+    """ids of the modules and optimizers fn refers to: in its closure, its globals, its bound object, and their
+    attributes (one level: a trainer's model and optimizer)."""
+    kinds = (nn.Module, optim.Optimizer)
+    code = getattr(fn, "__code__", None)
+    values = [c.cell_contents for c in getattr(fn, "__closure__", None) or () if c.cell_contents is not None]
+    values += [fn.__globals__[n] for n in (code.co_names if code else ()) if n in getattr(fn, "__globals__", {})]
+    values += [fn.__self__] if hasattr(fn, "__self__") else []
+    found = [id(v) for v in values if isinstance(v, kinds)]
+    for v in values:
+        if not isinstance(v, kinds) and hasattr(v, "__dict__") and not isinstance(v, type):
+            found += [id(a) for a in vars(v).values() if isinstance(a, kinds)]
+    return found
