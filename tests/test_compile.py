@@ -263,3 +263,38 @@ def test_indexing_with_the_labels_is_refused():
 
     with pytest.raises(CompileError, match="one_hot"):
         compile(train_step)(*batches(1)[0])
+
+
+# -- where compiled steps are used -------------------------------------------------------------------------------------
+def test_trainer_compile_gives_the_eager_history_and_weights():
+    from tinygrad6.train import Trainer
+
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((60, 12)), rng.integers(0, 5, 60)
+    runs = {}
+    for compiled in (False, True):
+        model = nn.MLP(12, [10, 10], 5, batchnorm=True, dropout=0.2, rng=0)
+        trainer = Trainer(model, optim.Adam(model.parameters(), lr=0.01), (x, t), (x[:20], t[:20]), epochs=3,
+                          batch_size=16, l2=1e-3, seed=0, verbose=False, compile=compiled)  # 60 = 3 x 16 + 12
+        runs[compiled] = (trainer.fit(), model)
+    (eager, m1), (fast, m2) = runs[False], runs[True]
+    np.testing.assert_allclose(fast["loss"], eager["loss"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast["test_loss"], eager["test_loss"], rtol=0, atol=1e-12)
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_allclose(q.data, p.data, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["optimizer_compare", "batchnorm_compare"])
+def test_an_experiment_gives_the_same_numbers_with_and_without_eager(name, tmp_path):
+    import json
+
+    from tinygrad6 import experiments
+    from tinygrad6.experiments import common
+
+    results = {}
+    with common.one_blas_thread():
+        for flag in ([], ["--eager"]):
+            out = tmp_path / (flag[0][2:] if flag else "compiled")
+            experiments.get(name).main(["--quick", "--dataset", "digits", "--out", str(out), "--quiet", *flag])
+            results[bool(flag)] = json.loads((out / f"{name}.json").read_text())
+    assert results[True]["numbers"] == results[False]["numbers"]

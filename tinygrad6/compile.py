@@ -127,6 +127,9 @@ def trace(fn: Callable, *args: Any) -> tuple[Trace, Any]:
 # -- code generation ------------------------------------------------------------------------------------------------
 COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">="}
 BINARY = {ops.Add: "+", ops.Sub: "-", ops.Mul: "*", ops.Div: "/", ops.Pow: "**", ops.MatMul: "@"}
+UFUNCS = {ops.Add: "np.add", ops.Sub: "np.subtract", ops.Mul: "np.multiply", ops.Div: "np.divide",
+          ops.Neg: "np.negative", ops.Exp: "np.exp", ops.Log: "np.log", ops.Sqrt: "np.sqrt", ops.Tanh: "np.tanh",
+          ops.ReLU: "np.maximum"}  # elementwise ops as ufuncs, which can write into an input's memory (out=)
 UNARY = {ops.Exp: "np.exp({})", ops.Log: "np.log({})", ops.Sqrt: "np.sqrt({})", ops.Abs: "np.abs({})",
          ops.ReLU: "np.maximum({}, 0)", ops.Tanh: "np.tanh({})", ops.Neg: "-{}"}
 
@@ -151,8 +154,12 @@ def numpy_text(op, args: list[str]) -> str | None:
         return f"{args[0]}.transpose({'' if op.axes is None else repr(op.axes)})"
     if kind is ops.BroadcastTo:
         return f"np.broadcast_to({args[0]}, {op.shape!r})"
-    if kind is ops.SumTo:
-        return f"sum_to({args[0]}, {op.shape!r})"
+    if kind is ops.SumTo:  # sum_to's own steps, worked out on the traced shapes
+        shape, lead = op.inputs[0].shape, op.inputs[0].ndim - len(op.shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(op.shape) if n != shape[lead + i])
+        kept = tuple(n for i, n in enumerate(shape) if i not in axes)
+        return (f"{args[0]}.sum(axis={axes!r})" if axes else args[0]) + ("" if kept == op.shape else
+                                                                          f".reshape({op.shape!r})")
     if kind is ops.Cast:
         return f"{args[0]}.astype(np.{op.dtype.name})"
     return None
@@ -179,11 +186,15 @@ class Program:
         self.local = set(given)  # the program's local variables (deleted after their last use)
         self.names: dict[int, str] = {}  # id(tensor) -> its variable in the program
         self.by_array: dict[int, str] = {}  # id(array) -> variable, for tensors sharing a traced array (detach)
-        self.lines: list[tuple[str | None, str, list[str], bool]] = []  # (target, text, names used, side effect)
+        # (target, text, names used, side effect, the ufunc form when the op is elementwise: (ufunc, args))
+        self.lines: list[tuple[str | None, str, list[str], bool, tuple | None]] = []
+        self.arrays: dict[str, np.ndarray] = {}  # variable -> its traced array (memory plan: shapes and aliases)
+        self.escaping: set[str] = set()  # variables that leave the program (stored gradients, buffers, the loss)
         self.prologue = [f"{a} = {a}._data" for a, v in zip(given, args) if isinstance(v, Tensor)]
         self.inputs = {id(_array(v)): a for a, v in zip(given, args) if _array(v) is not None}
         self.params: list[Tensor] = []
         self.shared: dict[type, Callable] = {}
+        self.scalars: dict[tuple, str] = {}
         escaping = self._escaping(recorded, result)
         self._generate(recorded, escaping)
         out = self.names.get(id(result)) if isinstance(result, Tensor) else None
@@ -241,18 +252,25 @@ class Program:
             self.names[id(x)] = self.by_array[id(x._data)]
         elif x.requires_grad:  # a parameter: read on every call, so `p.data = ...` is seen
             self.params.append(x)
-            holder = self._global(x, f"param_{identifier(x.name, 'p')}")
-            self.lines.append((self._name(x, identifier(x.name, "p")), f"{holder}.data", [], False))
-        elif (type(op) in BINARY and x._data.ndim == 0 and x.dtype == np.float64 and np.isfinite(x._data)
-              and all(y.dtype == np.float64 for y in inputs)):
+            name = self._name(x, identifier(x.name, "p"))
+            self.lines.append((name, f"{self._global(x, 'param_' + name)}.data", [], False, None))
+        elif ((type(op) in BINARY or type(op) is ops.Compare) and x._data.ndim == 0 and x.dtype == np.float64
+              and np.isfinite(x._data) and all(y.dtype == np.float64 for y in inputs)):
             return repr(float(x._data))  # a float64 scalar: the same value and dtype as a Python float here
+        elif x._data.ndim == 0 and not x.name:  # a scalar constant: one per value and dtype
+            key = (x.dtype.str, x._data.item())
+            if key not in self.scalars:
+                self.scalars[key] = self._global(x._data, "zero" if key[1] == 0 else "c")
+            return self.scalars[key]
         else:
             self.names[id(x)] = self._global(x._data, identifier(x.name, "c"))
         return self.names[id(x)]
 
     def _generate(self, recorded: Trace, escaping: set[int]) -> None:
-        grad_names = {id(e[2]): f"grad_{identifier(e[1].name, 'p')}" for e in recorded.events if e[0] == "grad"}
+        grad_of = {id(e[2]): e[1] for e in recorded.events if e[0] == "grad"}  # gradient -> its leaf
         scope: tuple = ()
+        computed: dict[str, str] = {}  # expression -> the variable holding it
+        zeroed: set[int] = set()  # leaves whose .grad an optimizer's zero_grad() in the program set to None
         for event in recorded.events:
             kind = event[0]
             if kind == "op":
@@ -266,47 +284,77 @@ class Program:
                 if text is None:  # an op without parameters shares one forward per class
                     forward = op.forward if op.params else self.shared.setdefault(type(op), type(op)().forward)
                     text = f"{self._global(forward, op.name + '_op')}({', '.join(args)})"
-                target = self._name(out, grad_names.get(id(out), op.name))
+                leaf = grad_of.get(id(out))
+                if text in computed and leaf is None and not isinstance(op, DropoutMask):
+                    self.names[id(out)] = computed[text]  # the same expression again (x * x's two gradients)
+                    continue
+                target = self._name(out, op.name if leaf is None else
+                                    "grad_" + self.names.get(id(leaf), identifier(leaf.name, "p")))
                 if op.scope != scope and op.scope:
                     text += "  # " + "/".join(op.scope)
                 scope = op.scope
                 uses = [a for a in args if a in self.local]
-                self.lines.append((target, text, uses, isinstance(op, DropoutMask)))
+                computed[text.split("  # ")[0]] = target
+                self.arrays[target] = out._data
+                ufunc = (UFUNCS[type(op)], args + ["0"] * (type(op) is ops.ReLU)) if type(op) in UFUNCS else None
+                self.lines.append((target, text, uses, isinstance(op, DropoutMask), ufunc))
             elif kind == "read":
                 module, attr, t = event[1], event[2], event[3]
                 holder = self._global(module, type(module).__name__.lower())
-                self.lines.append((self._name(t, attr), f"{holder}.{attr}", [], False))
+                self.lines.append((self._name(t, attr), f"{holder}.{attr}", [], False, None))
             elif kind == "write":
                 module, attr, t = event[1], event[2], event[3]
                 holder = self._global(module, type(module).__name__.lower())
                 value = self._use(t, None, ())
-                self.lines.append((None, f"{holder}.{attr} = {value}", [value] if value in self.local else [], True))
+                self.escaping.add(value)
+                self.lines.append((None, f"{holder}.{attr} = {value}", [value] if value in self.local else [], True,
+                                   None))
             elif kind == "grad":
                 leaf, g = event[1], event[2]
                 holder = self._global(leaf, f"param_{identifier(leaf.name, 'p')}")
                 value = self._use(g, None, ())
                 wrapped = f"np.array({value})" if id(g) in escaping else value
                 uses = [value] if value in self.local else []
-                self.lines.append((None, f"set_grad({holder}, {wrapped})", uses, True))
+                self.escaping.add(value)
+                store = (f"{holder}.grad = Tensor._wrap({wrapped})" if id(leaf) in zeroed else  # None: zero_grad ran
+                         f"set_grad({holder}, {wrapped})")
+                self.lines.append((None, store, uses, True, None))
             elif kind == "call":
                 obj, method = event[1], event[2]
-                self.lines.append((None, f"{self._global(obj, type(obj).__name__.lower())}.{method}()", [], True))
+                if method == "zero_grad" and isinstance(obj, optim.Optimizer):
+                    zeroed.update(id(p) for p in obj.params)
+                self.lines.append((None, f"{self._global(obj, type(obj).__name__.lower())}.{method}()", [], True,
+                                   None))
 
     def _text(self, fn_name: str, given: list[str], out: str | None) -> str:
-        """The program: dead lines dropped, each variable deleted after its last use."""
+        """The program: dead lines dropped, each variable deleted after its last use, and an elementwise op whose
+        input dies there writes into that input's memory (out=) when shape and dtype match."""
         needed = {out} if out else set()
         kept = []
-        for target, text, uses, effect in reversed(self.lines):
+        for target, text, uses, effect, ufunc in reversed(self.lines):
             if effect or target in needed:
-                kept.append((target, text, uses))
+                kept.append((target, text, uses, ufunc))
                 needed.update(uses)
         kept.reverse()
         last = {}
-        for i, (_, _, uses) in enumerate(kept):
-            for name in uses:
+        for i, (target, _, uses, _) in enumerate(kept):
+            for name in [target, *uses] if target else uses:
                 last[name] = i
+        # memory that several variables share (views) is free only after the last use of all of them
+        group = {name: id(_root(a)) for name, a in self.arrays.items()}
+        free_after: dict[int, int] = {}
+        for name, g in group.items():
+            free_after[g] = max(free_after.get(g, -1), last.get(name, -1))
         body = list(self.prologue)
-        for i, (target, text, uses) in enumerate(kept):
+        for i, (target, text, uses, ufunc) in enumerate(kept):
+            for arg in ufunc[1] if ufunc and target not in self.escaping | {out} else ():
+                a, y = self.arrays.get(arg), self.arrays[target]
+                if (a is not None and a.base is None and a.ndim and a.shape == y.shape and a.dtype == y.dtype
+                        and free_after[group[arg]] == i and arg not in self.escaping | {out}):
+                    text = f"{ufunc[0]}({', '.join(ufunc[1])}, out={arg})" + text[len(text.split("  # ")[0]):]
+                    free_after[group[arg]] = free_after[group[target]]  # the result now lives in arg's memory
+                    group[target] = group[arg]
+                    break
             body.append(f"{target} = {text}" if target else text)
             dead = sorted({n for n in uses if last[n] == i and n != out and n not in given} |
                           ({target} if target and target not in last and target != out else set()))
@@ -315,6 +363,12 @@ class Program:
         body.append(f"return Tensor._wrap({out})" if out else "return None")
         name = identifier(fn_name, "step")
         return f"def {name}({', '.join(given)}):\n" + "".join(f"    {line}\n" for line in body)
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
 
 
 def set_grad(leaf: Tensor, g: np.ndarray) -> None:
@@ -391,29 +445,38 @@ def _key(arg: Any) -> tuple:
 
 def _checks(recorded: Trace, program: Program, fn: Callable) -> Callable[[], bool]:
     """A function telling whether `program` is still right: every module's `training` as traced, every parameter
-    still the module's attribute with its traced shape and dtype, the same modules and optimizers in fn's reach."""
-    modes_now = [(m, m.training) for m in recorded.modules.values()]
-    owned = [(m, k, v) for m in recorded.modules.values() for k, v in vars(m).items() if isinstance(v, Tensor)]
-    shapes = [(p, p.shape, p.dtype) for p in program.params]
+    still the module's attribute (a plain tensor also with its traced shape and dtype), and the same modules and
+    optimizers where fn finds them. Made of identity tests only: it runs before every replay."""
+    modules = list(recorded.modules.values())
+    training = [m.training for m in modules]
+    owned = [(vars(m), k, v) for m in modules for k, v in vars(m).items() if isinstance(v, Tensor)]
+    shapes = [(p, p.shape, p.dtype) for p in program.params if not isinstance(p, nn.Parameter)]
     reach = _reach(fn)
 
     def valid() -> bool:
-        return (all(m.training == mode for m, mode in modes_now) and all(vars(m).get(k) is v for m, k, v in owned)
-                and all(p._data.shape == s and p._data.dtype == d for p, s, d in shapes) and _reach(fn) == reach)
+        return ([m.training for m in modules] == training and all(d.get(k) is v for d, k, v in owned)
+                and all(getattr(c, k, None) is v if attr else c.get(k) is v for c, k, attr, v in reach)
+                and all(p._data.shape == s and p._data.dtype == d for p, s, d in shapes))
 
     return valid
 
 
-def _reach(fn: Callable) -> list[int]:
-    """ids of the modules and optimizers fn refers to: in its closure, its globals, its bound object, and their
-    attributes (one level: a trainer's model and optimizer)."""
+def _reach(fn: Callable) -> list[tuple[Any, str, bool, Any]]:
+    """(holder, key, is an attribute, value) for every module and optimizer fn finds in a closure cell, a global, or
+    one level down (an attribute or dict entry of one: a trainer's model, a dict of optimizers)."""
     kinds = (nn.Module, optim.Optimizer)
     code = getattr(fn, "__code__", None)
-    values = [c.cell_contents for c in getattr(fn, "__closure__", None) or () if c.cell_contents is not None]
-    values += [fn.__globals__[n] for n in (code.co_names if code else ()) if n in getattr(fn, "__globals__", {})]
-    values += [fn.__self__] if hasattr(fn, "__self__") else []
-    found = [id(v) for v in values if isinstance(v, kinds)]
-    for v in values:
-        if not isinstance(v, kinds) and hasattr(v, "__dict__") and not isinstance(v, type):
-            found += [id(a) for a in vars(v).values() if isinstance(a, kinds)]
+    top = [(c, "cell_contents", True) for c in getattr(fn, "__closure__", None) or ()]
+    top += [(fn.__globals__, n, False) for n in (code.co_names if code else ()) if n in getattr(fn, "__globals__", {})]
+    found = []
+    values = [(h, k, attr, getattr(h, k, None) if attr else h.get(k)) for h, k, attr in top]
+    if hasattr(fn, "__self__"):
+        values.append((None, "", False, fn.__self__))
+    for holder, key, attr, value in values:
+        if isinstance(value, kinds):
+            found.append((holder, key, attr, value))
+        elif isinstance(value, dict):
+            found += [(value, k, False, v) for k, v in value.items() if isinstance(v, kinds)]
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            found += [(value, k, True, v) for k, v in vars(value).items() if isinstance(v, kinds)]
     return found

@@ -105,7 +105,7 @@ def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
                          f"logits' shape {logits.shape}; got shape {t.shape} dtype {t.dtype}")
     if t.size and (t.min() < 0 or t.max() >= logits.shape[-1]):
         raise ValueError(f"cross_entropy: labels must lie in 0..{logits.shape[-1] - 1}; got {t.min()}..{t.max()}")
-    one_hot = (targets.reshape(n, 1) == Tensor(np.arange(logits.shape[-1]))).named("one_hot")
+    one_hot = (targets.reshape(n, 1) == Tensor(np.arange(logits.shape[-1]), name="classes")).named("one_hot")
     return (-logp.where(one_hot, 0.0).sum() / n).named("loss")
 
 

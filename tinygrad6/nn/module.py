@@ -47,6 +47,9 @@ class Parameter(Tensor):
     def data(self, value: np.ndarray) -> None:
         """A parameter keeps its shape and dtype (an optimizer's state and the model's layers rely on them):
         assigning values of another shape or dtype raises ValueError naming both."""
+        if value is self._data:  # an in-place update (`p.data -= lr * g`, every optimizer) returns the same array
+            self._stamp_write()
+            return
         value = value.data if isinstance(value, Tensor) else np.asarray(value)
         if value.shape != self.shape or value.dtype != self.dtype:
             label = f" '{self.name}'" if self.name else ""

@@ -60,17 +60,18 @@ class Abs(Op):
 
 
 class ReLU(Op):
-    """y = max(x, 0).   dx = gy * (x > 0)"""
+    """y = max(x, 0).   dx = gy * (x > 0) = gy * (y > 0)"""
 
     name = "relu"
+    saves_output = True
 
     def forward(self, x):
         return np.maximum(x, 0)
 
     def backward(self, gy):
-        (x,) = self.inputs
-        # where, not gy * mask: an inf arriving at a zeroed unit (relu(x).sqrt() at x < 0) gives 0, not inf * 0 = NaN
-        return gy.where(x > 0, 0.0)
+        # the mask from y, not x: then x is not needed after forward (a compiled step overwrites it with y). where,
+        # not gy * mask: an inf arriving at a zeroed unit (relu(x).sqrt() at x < 0) gives 0, not inf * 0 = NaN
+        return gy.where(self.output > 0, 0.0)
 
 
 class Sigmoid(Op):
