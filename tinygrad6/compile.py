@@ -1,33 +1,11 @@
 """A compiled training step: trace one call of the step, then replay it as a generated straight-line numpy program.
 
-    def train_step(x, t):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(Tensor(x)), t)
-        loss.backward()
-        opt.step()
-        return loss
+    step = tinygrad6.compile(train_step)   # train_step(x, t): zero_grad, forward, backward, opt.step(), return loss
+    loss = step(x, t)                      # the first call traces: it runs the step once, recording what it does
+    loss = step(x, t)                      # later calls run the program: no Tensor, no Op, one numpy call a line
+    print(step.source())                   # the program, with the tensor names of the graph
 
-    step = tinygrad6.compile(train_step)
-    loss = step(x, t)        # the first call traces: it runs the step once, recording everything it does
-    loss = step(x, t)        # later calls run the generated program: no Tensor, no Op, one numpy call per line
-    print(step.source())     # that program, with the tensor names of the graph
-
-Tracing (`modes._tracing`) records every op in the order it runs, also ops on tensors that do not require grad and
-the ops the backward rules run, and the step's other effects: the gradients stored into `.grad`, the buffers a
-module reads and writes (BatchNorm's running statistics) and the optimizer's `zero_grad()` and `step()` calls.
-Every backward rule reads only its op's inputs and output, so the trace holds no value of the traced batch: the
-same program is right for every batch. The program keeps what the results need, in trace order (so it computes
-exactly what eager computes, bit for bit), and frees each value after its last use (`del`).
-
-The optimizer is not traced op by op: its `step()` is called by the program, as eager calls it, after the
-gradients are stored into `.grad`. So all seven optimizers, their state and a changed learning rate need nothing
-special, and the update is the very code the eager step runs.
-
-Guards (a call that fails one traces again, never a silent wrong answer): the arguments' shapes and dtypes (the
-last partial batch), grad mode, `training` of every module the step called, the identity and shape of every
-parameter (a replaced parameter), and the identity of the modules and optimizers the step function refers to. At
-most `cache_size` programs are kept (the oldest is dropped). Hooks and `detect_anomaly()` run no code inside a
-compiled step, so compiling under them raises `CompileError`.
+How it works, the guards and the limits: docs/compiled-step.md.
 """
 
 from __future__ import annotations
@@ -36,6 +14,7 @@ import builtins
 import inspect
 import keyword
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +22,6 @@ import numpy as np
 
 from . import modes, nn, ops, optim
 from .functional import DropoutMask  # a random op: kept even when unused, so a replay draws what eager draws
-from .ops.shape import sum_to
 from .tensor import Tensor
 
 
@@ -73,13 +51,10 @@ class Trace:
         self.modules.setdefault(id(module), module)
 
     def grad(self, leaf: Tensor, g: Tensor) -> None:
-        label = f"'{leaf.name}' " if leaf.name else ""
         if leaf._hooks:
-            raise CompileError(f"compile: tensor {label}of shape {leaf.shape} has a hook; hooks do not run inside a "
-                               f"compiled step. Remove it (handle.remove()) or run the step eagerly")
-        if leaf.grad is not None:
-            raise CompileError(f"compile: tensor {label}of shape {leaf.shape} already has a .grad, so backward would "
-                               f"accumulate into it; call optimizer.zero_grad() inside the step")
+            raise CompileError(f"compile: tensor {_label(leaf)} has a hook; hooks do not run inside a compiled step. "
+                               f"Remove it (handle.remove()) or run the step eagerly")
+        set_grad(leaf, None)  # raises if leaf has a .grad (backward would add to it)
         self.events.append(("grad", leaf, g))
 
     def call(self, obj: Any, method: str) -> None:
@@ -96,25 +71,17 @@ class Trace:
         not `inputs` (arrays or tensors), parameters or buffers, array parameters of ops and values ops saved.
         Two traces of a pure step on different batches give equal lists."""
         skip = {id(_array(a)) for a in inputs} | {id(e[3]) for e in self.events if e[0] == "read"}
-        made = {id(e[2]) for e in self.events if e[0] == "op"}
+        skip |= {id(e[2]) for e in self.events if e[0] == "op"}
         found: list[np.ndarray] = []
-        for event in self.events:
-            if event[0] != "op":
-                continue
-            op = event[1]
-            for x in op.inputs:
-                if id(x) not in made and id(x) not in skip and id(x._data) not in skip and not x.requires_grad:
-                    found.append(x._data)
-            found += [v for v in op.params.values() if isinstance(v, np.ndarray)]
-            found += [v for v in (op.saved or {}).values() if isinstance(v, np.ndarray)]
+        for op in (e[1] for e in self.events if e[0] == "op"):
+            found += [x._data for x in op.inputs if not ({id(x), id(x._data)} & skip or x.requires_grad)]
+            found += [v for v in [*op.params.values(), *(op.saved or {}).values()] if isinstance(v, np.ndarray)]
         return found
 
 
 def trace(fn: Callable, *args: Any) -> tuple[Trace, Any]:
     """Run `fn(*args)` once under trace mode; returns the trace and what fn returned."""
-    if modes._anomaly.get():
-        raise CompileError("compile: detect_anomaly() is on, and its checks do not run inside a compiled step; "
-                           "leave the detect_anomaly() block, or run the step eagerly (without compile)")
+    _refuse_anomaly()
     recorded = Trace()
     token = modes._tracing.set(recorded)
     try:
@@ -126,22 +93,20 @@ def trace(fn: Callable, *args: Any) -> tuple[Trace, Any]:
 
 # -- code generation ------------------------------------------------------------------------------------------------
 COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">="}
-BINARY = {ops.Add: "+", ops.Sub: "-", ops.Mul: "*", ops.Div: "/", ops.Pow: "**", ops.MatMul: "@"}
-UFUNCS = {ops.Add: "np.add", ops.Sub: "np.subtract", ops.Mul: "np.multiply", ops.Div: "np.divide",
-          ops.Neg: "np.negative", ops.Exp: "np.exp", ops.Log: "np.log", ops.Sqrt: "np.sqrt", ops.Tanh: "np.tanh",
-          ops.ReLU: "np.maximum"}  # elementwise ops as ufuncs, which can write into an input's memory (out=)
-UNARY = {ops.Exp: "np.exp({})", ops.Log: "np.log({})", ops.Sqrt: "np.sqrt({})", ops.Abs: "np.abs({})",
-         ops.ReLU: "np.maximum({}, 0)", ops.Tanh: "np.tanh({})", ops.Neg: "-{}"}
+# elementwise ops: (the expression, the ufunc that computes it and can write into an input's memory with out=)
+ELEMENTWISE = {ops.Add: ("{} + {}", "np.add"), ops.Sub: ("{} - {}", "np.subtract"),
+               ops.Mul: ("{} * {}", "np.multiply"), ops.Div: ("{} / {}", "np.divide"), ops.Pow: ("{} ** {}", None),
+               ops.MatMul: ("{} @ {}", None), ops.Neg: ("-{}", "np.negative"), ops.Exp: ("np.exp({})", "np.exp"),
+               ops.Log: ("np.log({})", "np.log"), ops.Sqrt: ("np.sqrt({})", "np.sqrt"), ops.Abs: ("np.abs({})", None),
+               ops.Tanh: ("np.tanh({})", "np.tanh"), ops.ReLU: ("np.maximum({}, 0)", "np.maximum")}
 
 
 def numpy_text(op, args: list[str]) -> str | None:
     """The numpy expression that computes exactly what `op.forward(*args)` computes, or None (then the program
     calls op.forward itself)."""
     kind = type(op)
-    if kind in BINARY:
-        return f"{args[0]} {BINARY[kind]} {args[1]}"
-    if kind in UNARY:
-        return UNARY[kind].format(args[0])
+    if kind in ELEMENTWISE:
+        return ELEMENTWISE[kind][0].format(*args)
     if kind is ops.Compare:
         return f"{args[0]} {COMPARE[op.compare]} {args[1]}"
     if kind in (ops.Sum, ops.Mean, ops.Max, ops.Min):
@@ -174,12 +139,9 @@ class Program:
     """The straight-line program of one trace: `source` (Python text) and `run` (the function compiled from it)."""
 
     def __init__(self, recorded: Trace, fn: Callable, args: tuple, result: Any) -> None:
-        self.namespace: dict[str, Any] = {"np": np, "Tensor": Tensor, "sum_to": sum_to, "set_grad": set_grad}
-        try:
-            given = [identifier(n, "arg") for n in inspect.signature(fn).parameters]
-        except (TypeError, ValueError):
-            given = []
-        if len(given) != len(args) or len(set(given)) != len(given):
+        self.namespace: dict[str, Any] = {"np": np, "Tensor": Tensor, "set_grad": set_grad}
+        given = [identifier(n, "arg") for n in inspect.signature(fn).parameters]
+        if len(given) != len(args) or len(set(given)) != len(given):  # *args, or names made equal by identifier
             given = [f"arg{i}" for i in range(len(args))]
         self.taken = set(self.namespace) | set(given) | set(dir(builtins))
         self.held: dict[int, str] = {}  # id(object) -> its global name (a parameter, module, optimizer, op)
@@ -192,11 +154,10 @@ class Program:
         self.escaping: set[str] = set()  # variables that leave the program (stored gradients, buffers, the loss)
         self.prologue = [f"{a} = {a}._data" for a, v in zip(given, args) if isinstance(v, Tensor)]
         self.inputs = {id(_array(v)): a for a, v in zip(given, args) if _array(v) is not None}
-        self.params: list[Tensor] = []
-        self.shared: dict[type, Callable] = {}
-        self.scalars: dict[tuple, str] = {}
-        escaping = self._escaping(recorded, result)
-        self._generate(recorded, escaping)
+        self.params: list[Tensor] = []  # the leaves read as parameters
+        self.shared: dict[type, Callable] = {}  # one forward per op class without parameters
+        self.scalars: dict[tuple, str] = {}  # (dtype, value) -> the constant's name
+        self._generate(recorded, self._escaping(recorded, result))
         out = self.names.get(id(result)) if isinstance(result, Tensor) else None
         if result is not None and out is None:
             raise CompileError(f"compile: the step returned {type(result).__name__}; return the loss tensor (not "
@@ -208,35 +169,31 @@ class Program:
     def _escaping(self, recorded: Trace, result: Any) -> set[int]:
         """ids of the arrays that leave the program as gradients: they get a copy unless the traced array was
         fresh memory of one tensor (the same ops on the same shapes alias the same way on every replay)."""
-        holders: dict[int, set[int]] = {}  # id(array) -> ids of the tensors holding it
-        for event in recorded.events:
-            if event[0] == "op":
-                for x in (event[2], *event[1].inputs):
-                    holders.setdefault(id(x._data), set()).add(id(x))
-        grads = [id(e[2]) for e in recorded.events if e[0] == "grad"]
-        return {id(g) for g in (e[2] for e in recorded.events if e[0] == "grad")
-                if g.creator is None or g._data.base is not None or grads.count(id(g)) > 1 or g is result
-                or len(holders.get(id(g._data), ())) != 1}
+        held = Counter(a for a, _ in {(id(x._data), id(x)) for e in recorded.events if e[0] == "op"
+                                      for x in (e[2], *e[1].inputs)})  # id(array) -> how many tensors hold it
+        grads = [e[2] for e in recorded.events if e[0] == "grad"]
+        return {id(g) for g in grads if g.creator is None or g._data.base is not None or g is result
+                or held[id(g._data)] != 1 or sum(h is g for h in grads) > 1}
+
+    def _fresh(self, base: str, sep: str = "_") -> str:
+        name, k = base, 1
+        while name in self.taken:
+            name, k = f"{base}{sep}{k}", k + 1
+        self.taken.add(name)
+        return name
 
     def _name(self, t: Tensor, default: str) -> str:
-        name = base = identifier(t.name, default)
-        k = 1
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
+        name = self._fresh(identifier(t.name, default))
         self.local.add(name)
         self.names[id(t)] = name
         self.by_array.setdefault(id(t._data), name)
         return name
 
-    def _global(self, value: Any, default: str) -> str:
+    def _global(self, value: Any, default: str | None = None) -> str:
+        """The global name of value in the program (a module, optimizer, parameter, constant or forward)."""
         if id(value) in self.held:
             return self.held[id(value)]
-        name = base = identifier(default, "c")
-        k = 1
-        while name in self.taken:
-            name, k = f"{base}{k}", k + 1
-        self.taken.add(name)
+        name = self._fresh(identifier(default or type(value).__name__.lower(), "c"), "")
         self.namespace[name] = value
         if not isinstance(value, np.ndarray):
             self.held[id(value)] = name
@@ -254,8 +211,8 @@ class Program:
             self.params.append(x)
             name = self._name(x, identifier(x.name, "p"))
             self.lines.append((name, f"{self._global(x, 'param_' + name)}.data", [], False, None))
-        elif ((type(op) in BINARY or type(op) is ops.Compare) and x._data.ndim == 0 and x.dtype == np.float64
-              and np.isfinite(x._data) and all(y.dtype == np.float64 for y in inputs)):
+        elif (type(op) in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Compare) and x._data.ndim == 0
+              and x.dtype == np.float64 and np.isfinite(x._data) and all(y.dtype == np.float64 for y in inputs)):
             return repr(float(x._data))  # a float64 scalar: the same value and dtype as a Python float here
         elif x._data.ndim == 0 and not x.name:  # a scalar constant: one per value and dtype
             key = (x.dtype.str, x._data.item())
@@ -296,35 +253,33 @@ class Program:
                 uses = [a for a in args if a in self.local]
                 computed[text.split("  # ")[0]] = target
                 self.arrays[target] = out._data
-                ufunc = (UFUNCS[type(op)], args + ["0"] * (type(op) is ops.ReLU)) if type(op) in UFUNCS else None
+                ufunc = ELEMENTWISE.get(type(op), (None, None))[1]
+                ufunc = ufunc and (ufunc, args + ["0"] * (type(op) is ops.ReLU))
                 self.lines.append((target, text, uses, isinstance(op, DropoutMask), ufunc))
             elif kind == "read":
-                module, attr, t = event[1], event[2], event[3]
-                holder = self._global(module, type(module).__name__.lower())
-                self.lines.append((self._name(t, attr), f"{holder}.{attr}", [], False, None))
-            elif kind == "write":
-                module, attr, t = event[1], event[2], event[3]
-                holder = self._global(module, type(module).__name__.lower())
-                value = self._use(t, None, ())
-                self.escaping.add(value)
-                self.lines.append((None, f"{holder}.{attr} = {value}", [value] if value in self.local else [], True,
+                _, module, attr, t = event
+                self.lines.append((self._name(t, attr), f"{self._global(module)}.{attr}", [], False,
                                    None))
+            elif kind == "write":
+                _, module, attr, t = event
+                value = self._use(t, None, ())
+                self._effect(f"{self._global(module)}.{attr} = {value}", value)
             elif kind == "grad":
-                leaf, g = event[1], event[2]
-                holder = self._global(leaf, f"param_{identifier(leaf.name, 'p')}")
-                value = self._use(g, None, ())
+                _, leaf, g = event
+                holder, value = self._global(leaf, f"param_{identifier(leaf.name, 'p')}"), self._use(g, None, ())
                 wrapped = f"np.array({value})" if id(g) in escaping else value
-                uses = [value] if value in self.local else []
-                self.escaping.add(value)
-                store = (f"{holder}.grad = Tensor._wrap({wrapped})" if id(leaf) in zeroed else  # None: zero_grad ran
-                         f"set_grad({holder}, {wrapped})")
-                self.lines.append((None, store, uses, True, None))
+                self._effect(f"{holder}.grad = Tensor._wrap({wrapped})" if id(leaf) in zeroed  # zero_grad ran: None
+                             else f"set_grad({holder}, {wrapped})", value)
             elif kind == "call":
-                obj, method = event[1], event[2]
+                _, obj, method = event
                 if method == "zero_grad" and isinstance(obj, optim.Optimizer):
                     zeroed.update(id(p) for p in obj.params)
-                self.lines.append((None, f"{self._global(obj, type(obj).__name__.lower())}.{method}()", [], True,
-                                   None))
+                self._effect(f"{self._global(obj)}.{method}()")
+
+    def _effect(self, text: str, value: str | None = None) -> None:
+        """A line run for its effect; `value`, the variable it stores somewhere, leaves the program."""
+        self.escaping.add(value)
+        self.lines.append((None, text, [value] if value in self.local else [], True, None))
 
     def _text(self, fn_name: str, given: list[str], out: str | None) -> str:
         """The program: dead lines dropped, each variable deleted after its last use, and an elementwise op whose
@@ -371,14 +326,17 @@ def _root(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def set_grad(leaf: Tensor, g: np.ndarray) -> None:
-    """leaf.grad = g, as the backward pass stores it; CompileError if leaf has a gradient already (eager would
-    add to it: the program was traced with .grad None, after zero_grad)."""
+def set_grad(leaf: Tensor, g: np.ndarray | None) -> None:
+    """leaf.grad = g (None: only check); CompileError if leaf has a gradient already (eager would add to it)."""
     if leaf.grad is not None:
-        label = f"'{leaf.name}' " if leaf.name else ""
-        raise CompileError(f"compile: tensor {label}of shape {leaf.shape} already has a .grad, so backward would "
-                           f"accumulate into it; call optimizer.zero_grad() inside the step")
-    leaf.grad = Tensor._wrap(g)
+        raise CompileError(f"compile: tensor {_label(leaf)} already has a .grad, so backward would accumulate into "
+                           f"it; call optimizer.zero_grad() inside the step")
+    if g is not None:
+        leaf.grad = Tensor._wrap(g)
+
+
+def _label(t: Tensor) -> str:
+    return f"'{t.name}' of shape {t.shape}" if t.name else f"of shape {t.shape}"
 
 
 def _refuse_data_index(op, inputs: dict[int, str]) -> None:
@@ -408,9 +366,7 @@ class CompiledStep:
         self.traces = 0
 
     def __call__(self, *args: Any) -> Tensor | None:
-        if modes._anomaly.get():
-            raise CompileError("compile: detect_anomaly() is on, and its checks do not run inside a compiled step; "
-                               "leave the detect_anomaly() block, or call the step function itself")
+        _refuse_anomaly()
         key = (modes._grad_enabled.get(),) + tuple(_key(a) for a in args)
         for known, program, valid in self.programs:
             if known == key and valid():
@@ -434,6 +390,12 @@ def compile(fn: Callable, cache_size: int = 8) -> CompiledStep:  # noqa: A001  (
     """`fn` (a training step: zero_grad, forward, loss.backward(), optimizer.step(), return the loss tensor) as a
     `CompiledStep`: traced on the first call, replayed as generated numpy code after that."""
     return CompiledStep(fn, cache_size)
+
+
+def _refuse_anomaly() -> None:
+    if modes._anomaly.get():
+        raise CompileError("compile: detect_anomaly() is on, and its checks do not run inside a compiled step; "
+                           "leave the detect_anomaly() block, or call the step function itself")
 
 
 def _key(arg: Any) -> tuple:
@@ -470,11 +432,13 @@ def _reach(fn: Callable) -> list[tuple[Any, str, bool, Any]]:
     top += [(fn.__globals__, n, False) for n in (code.co_names if code else ()) if n in getattr(fn, "__globals__", {})]
     found = []
     values = [(h, k, attr, getattr(h, k, None) if attr else h.get(k)) for h, k, attr in top]
-    if hasattr(fn, "__self__"):
+    if hasattr(fn, "__self__"):  # a bound method: its object is fixed, what it holds may change
         values.append((None, "", False, fn.__self__))
     for holder, key, attr, value in values:
-        if isinstance(value, kinds):
+        if isinstance(value, kinds) and holder is not None:
             found.append((holder, key, attr, value))
+        elif isinstance(value, kinds):
+            found += [(value, k, True, v) for k, v in vars(value).items() if isinstance(v, kinds)]
         elif isinstance(value, dict):
             found += [(value, k, False, v) for k, v in value.items() if isinstance(v, kinds)]
         elif hasattr(value, "__dict__") and not isinstance(value, type):
