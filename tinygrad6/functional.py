@@ -16,6 +16,7 @@ import numpy as np
 from . import locations, modes
 from .errors import ShapeError
 from .modes import scope
+from .op import Op
 from .random import default_rng
 from .tensor import ArrayLike, Tensor, as_tensor
 
@@ -77,8 +78,10 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def _max_constant(x: Tensor, axis: int) -> Tensor:
-    """max(x) along axis as a constant (a leaf outside the graph), named so a drawing says what it is."""
-    return Tensor(x.data.max(axis=axis, keepdims=True), name="c (max, constant)")
+    """max(x) along axis, taken without grad (a constant for the gradient, an op of the traced graph), named so a
+    drawing says what it is."""
+    with modes.no_grad():
+        return x.max(axis=axis, keepdims=True).named("c (max, constant)")
 
 
 @named_by_caller
@@ -87,22 +90,25 @@ def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
     """Mean over the batch of -log softmax(logits)[target].
 
     logits: (N, C) scores before softmax (the book's SoftmaxWithLoss takes the same).
-    targets: N integer class labels, or (N, C) one-hot (or any probability) rows."""
-    logits = as_tensor(logits)
-    t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    targets: N integer class labels, or (N, C) one-hot (or any probability) rows.
+    The labels pick their log-probabilities through a one-hot mask made by a recorded comparison
+    (labels == 0..C-1), so the labels stay an input of the graph (a compiled step replays it on new labels)."""
+    logits, targets = as_tensor(logits), as_tensor(targets)
+    t = targets.data
     logp = log_softmax(logits, axis=-1)
     n = logits.shape[0]
     if t.ndim == logits.ndim:
         if t.shape != logits.shape:
             raise ShapeError(f"cross_entropy: one-hot targets of shape {t.shape} do not match logits of shape "
                              f"{logits.shape}")
-        return (-(logp * t.astype(logits.dtype, copy=False)).sum() / n).named("loss")
+        return (-(logp * targets.astype(logits.dtype)).sum() / n).named("loss")
     if t.shape != (n,) or t.dtype.kind not in "iu":
         raise ShapeError(f"cross_entropy: targets must be {n} integer labels (shape ({n},)) or one-hot rows of the "
                          f"logits' shape {logits.shape}; got shape {t.shape} dtype {t.dtype}")
     if t.size and (t.min() < 0 or t.max() >= logits.shape[-1]):
         raise ValueError(f"cross_entropy: labels must lie in 0..{logits.shape[-1] - 1}; got {t.min()}..{t.max()}")
-    return (-logp[np.arange(n), t].mean()).named("loss")
+    one_hot = (targets.reshape(n, 1) == Tensor(np.arange(logits.shape[-1]), name="classes")).named("one_hot")
+    return (-logp.where(one_hot, 0.0).sum() / n).named("loss")
 
 
 @named_by_caller
@@ -128,6 +134,22 @@ def check_dropout_p(p: float) -> float:
     return p
 
 
+class DropoutMask(Op):
+    """m = a fresh dropout mask (see `dropout_mask`) drawn from the generator `rng`. No inputs and no gradient: a
+    random op, recorded while tracing, so a compiled step draws a new mask from the same generator on every replay."""
+
+    name = "dropout_mask"
+
+    def __init__(self, shape, p, rng, dtype, inverted):
+        self.shape, self.p, self.rng, self.dtype, self.inverted = shape, p, rng, dtype, inverted
+
+    def forward(self):
+        return dropout_mask(self.shape, self.p, self.rng, self.dtype, self.inverted)
+
+    def backward(self, gy):
+        return ()
+
+
 def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype=np.float64,
                  inverted: bool = True) -> np.ndarray:
     """A dropout mask: each unit kept with probability 1-p. inverted=True: 1/(1-p) where kept, 0 where dropped;
@@ -151,4 +173,5 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Gen
         return x
     if not training:
         return x if inverted else (x * (1 - p)).named("out")
-    return (x * dropout_mask(x.shape, p, default_rng(rng), dtype=x.dtype, inverted=inverted)).named("out")
+    return (x * DropoutMask.apply(shape=x.shape, p=p, rng=default_rng(rng), dtype=x.dtype, inverted=inverted)
+            ).named("out")

@@ -6,6 +6,7 @@ when its `with` block ends, even on an exception.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -18,6 +19,9 @@ _retain_grads: ContextVar[bool] = ContextVar("retain_grads", default=False)
 _anomaly: ContextVar[bool] = ContextVar("detect_anomaly", default=False)
 _record_source: ContextVar[bool] = ContextVar("record_source", default=False)
 _scope: ContextVar[tuple[str, ...]] = ContextVar("scope", default=())
+# the Trace of `tinygrad6.compile` while it records a step (None otherwise): every op is linked into the graph, also
+# on tensors that do not require grad, and appended to the trace (see `Op.record`)
+_tracing: ContextVar = ContextVar("tracing", default=None)
 
 Fn = TypeVar("Fn", bound=Callable)
 
@@ -44,6 +48,17 @@ class _Mode:
 
     def __call__(self, fn: Fn) -> Fn:
         return decorate(fn, self._fresh)
+
+
+def replayed(method: Fn) -> Fn:
+    """For a method without arguments whose effect lies outside the graph (an optimizer's `step`): while tracing, the
+    call is recorded and run untraced, and a compiled step calls the method again on every replay."""
+    @functools.wraps(method)
+    def wrapper(self):
+        trace = _tracing.get()
+        return method(self) if trace is None else trace.call(self, method.__name__)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def no_grad() -> _Mode:

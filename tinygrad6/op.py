@@ -70,8 +70,8 @@ class Op:
             out._stamp = next((t.shared_stamp() for t in inputs if same_memory(y, t._data)), None)
         if modes._anomaly.get():
             errors.check_finite(op, "forward", y, inputs)
-        # record only when grad mode is on and an input requires grad; an integer or boolean result (a cast) has no
-        # gradient, like integer leaves
+        # record only when grad mode is on and an input requires grad; an integer or boolean result (a cast, a
+        # comparison) has no gradient, like integer leaves. While tracing, every op is recorded, without grad.
         if modes._grad_enabled.get() and y.dtype.kind == "f":
             for t in inputs:
                 if t.requires_grad:
@@ -79,11 +79,13 @@ class Op:
                     break
         elif y.dtype.kind == "c" and any(t.requires_grad for t in inputs):
             raise errors.complex_error(op, inputs)
+        if out.creator is None and modes._tracing.get() is not None:
+            op.record(inputs, out, requires_grad=False)
         return out
 
-    def record(self, inputs: tuple[Tensor, ...], out: Tensor) -> None:
-        """Link this op into the graph as the creator of `out`."""
-        out.requires_grad = True
+    def record(self, inputs: tuple[Tensor, ...], out: Tensor, requires_grad: bool = True) -> None:
+        """Link this op into the graph as the creator of `out` (and, while tracing, append it to the trace)."""
+        out.requires_grad = requires_grad
         out.creator = self
         self.inputs = inputs
         self.stamp = Tensor._write_count  # an input or output written in place after this is stale (see `changed`)
@@ -93,8 +95,11 @@ class Op:
             self.location = locations.locate()
             if self.location.name and out.name is None and modes._record_source.get():
                 out.name = self.location.name
-        if modes._retain_grads.get():
+        if modes._retain_grads.get() and requires_grad:
             out._retains_grad = True
+        trace = modes._tracing.get()
+        if trace is not None:
+            trace.op(self, out)
 
     # -- what backward reads --------------------------------------------------------------------------------
     def save(self, **values: Any) -> None:

@@ -238,22 +238,23 @@ class Tensor:
     def __neg__(self) -> Tensor: return ops.Neg.apply(self)
     def __pos__(self) -> Tensor: return self
 
-    # comparisons give boolean tensors (no gradient), == and != too (as in numpy and PyTorch); hashing stays by
-    # identity, so tensors can still be dict keys and set members. PyTorch: t == None is False.
+    # comparisons give boolean tensors: recorded ops without gradient (a backward rule's masks), == and != too (as
+    # in numpy and PyTorch); hashing stays by identity, so tensors can still be dict keys and set members.
+    # PyTorch: t == None is False.
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return False if other is None else self._compare(np.equal, other)  # type: ignore[return-value]
+        return False if other is None else self._compare("equal", other)  # type: ignore[return-value]
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return True if other is None else self._compare(np.not_equal, other)  # type: ignore[return-value]
+        return True if other is None else self._compare("not_equal", other)  # type: ignore[return-value]
 
-    def __lt__(self, other: ArrayLike) -> Tensor: return self._compare(np.less, other)
-    def __le__(self, other: ArrayLike) -> Tensor: return self._compare(np.less_equal, other)
-    def __gt__(self, other: ArrayLike) -> Tensor: return self._compare(np.greater, other)
-    def __ge__(self, other: ArrayLike) -> Tensor: return self._compare(np.greater_equal, other)
+    def __lt__(self, other: ArrayLike) -> Tensor: return self._compare("less", other)
+    def __le__(self, other: ArrayLike) -> Tensor: return self._compare("less_equal", other)
+    def __gt__(self, other: ArrayLike) -> Tensor: return self._compare("greater", other)
+    def __ge__(self, other: ArrayLike) -> Tensor: return self._compare("greater_equal", other)
     __hash__ = object.__hash__
 
-    def _compare(self, ufunc: np.ufunc, other) -> Tensor:
-        return Tensor._wrap(ufunc(self._data, self._operand(other)._data))
+    def _compare(self, compare: str, other) -> Tensor:
+        return ops.Compare.apply(self, self._operand(other), compare=compare)
 
     # -- elementwise functions ------------------------------------------------------------------------------
     def exp(self) -> Tensor: return ops.Exp.apply(self)
@@ -370,9 +371,8 @@ def as_tensor(x: ArrayLike) -> Tensor:
 
 
 def where(cond: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
-    """Elementwise `a if cond else b` (cond is not differentiated; a and b broadcast)."""
-    cond = cond._data if isinstance(cond, Tensor) else np.asarray(cond)
-    return ops.Where.apply(*_pair(a, b), cond=cond.astype(bool, copy=False))
+    """Elementwise `a if cond else b` (cond, an input of the op, is not differentiated; all three broadcast)."""
+    return ops.Where.apply(as_tensor(cond).astype(bool), *_pair(a, b))
 
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor: return ops.Maximum.apply(*_pair(a, b))

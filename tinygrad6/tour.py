@@ -29,6 +29,7 @@ from . import experiments, nn
 from .experiments import common
 from .modes import record_source
 from .tensor import Tensor
+from .train import compiled_trainers
 
 BATCHNORM_WHAT = ("Batch Normalization built from the engine's primitive ops (mean, subtract, square, sqrt, divide, "
                   "scale, shift), grouped in one BatchNorm1d cluster: nothing in it has a hand-written backward pass. "
@@ -74,9 +75,11 @@ def render_batchnorm(out: Path, seed: int = 0) -> dict[str, Any]:
 
 
 def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str | None = None, seed: int = 0,
-        only: Sequence[str] | None = None, verbose: bool = True, data: common.Data | None = None) -> Path:
+        only: Sequence[str] | None = None, verbose: bool = True, data: common.Data | None = None,
+        eager: bool = False) -> Path:
     """Run the tour into `out` and return the path of index.html. `data` (already loaded) replaces
-    dataset/data_dir (see `experiments.common.load_data`)."""
+    dataset/data_dir (see `experiments.common.load_data`). The experiments train with compiled steps unless
+    `eager` (the same numbers)."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     names = list(only) if only else list(experiments.NAMES)
@@ -89,7 +92,7 @@ def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str
         data = common.load_data(dataset, data_dir, notice=say)
     if data is not None:
         say(f"data: {data.caption}")
-    with common.one_blas_thread():
+    with common.one_blas_thread(), compiled_trainers(not eager):
         t0 = time.perf_counter()
         say("Batch Normalization's graph and step-through page ...", flush=True)
         batchnorm = render_batchnorm(out, seed)
@@ -225,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
         data = common.load_data(args.dataset, args.data, notice=say) if needs_data else None
     except (OSError, ValueError, ImportError) as e:  # no files and no network, a bad IDX file, a missing extra
         raise SystemExit(f"error: {e}") from None
-    return run(args.out, full=args.full, seed=args.seed, only=args.only, verbose=not args.quiet, data=data)
+    return run(args.out, full=args.full, seed=args.seed, only=args.only, verbose=not args.quiet, data=data,
+               eager=args.eager)
 
 
 if __name__ == "__main__":

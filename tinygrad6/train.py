@@ -13,7 +13,9 @@ step. After every epoch the model is evaluated on the training data and on the t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from numbers import Integral
 from typing import Any
 
@@ -21,6 +23,7 @@ import numpy as np
 
 from . import functional as F
 from . import nn
+from .compile import compile as compile_step
 from .datasets import batches
 from .modes import no_grad
 from .optim import Optimizer
@@ -28,6 +31,19 @@ from .progress import progress_bar
 from .tensor import Tensor
 
 Data = tuple[np.ndarray, np.ndarray]
+
+_compile_default: ContextVar[bool] = ContextVar("compile_trainers", default=False)
+
+
+@contextlib.contextmanager
+def compiled_trainers(on: bool = True) -> Iterator[None]:
+    """Inside this block a Trainer made without `compile=` compiles its step (`on`) or not. The experiments and the
+    tour run inside `compiled_trainers(not args.eager)`."""
+    token = _compile_default.set(on)
+    try:
+        yield
+    finally:
+        _compile_default.reset(token)
 
 
 class Trainer:
@@ -44,6 +60,8 @@ class Trainer:
     verbose: a tqdm progress bar when stderr is a terminal (and tqdm is installed; `progress.progress_bar`);
         False: silent.
     loss_fn: (model, x, t) -> scalar Tensor, to replace the cross-entropy.
+    compile: run each iteration as a compiled step (`tinygrad6.compile`: the same numbers as eager, faster); None
+        takes the default of the enclosing `compiled_trainers` block (eager outside one).
 
     `history` (also returned by `fit`): "loss" (every iteration), and per epoch "epoch", "train_loss", "train_acc",
     "test_loss", "test_acc"."""
@@ -51,7 +69,8 @@ class Trainer:
     def __init__(self, model: nn.Module, optimizer: Optimizer, train: Data, test: Data | None = None, *,
                  epochs: int = 20, batch_size: int = 100, l2: float = 0.0, sampling: str = "epoch",
                  eval_size: int | None = None, seed: int | None = None, verbose: bool = True,
-                 loss_fn: Callable[[nn.Module, Tensor, np.ndarray], Tensor] | None = None) -> None:
+                 loss_fn: Callable[[nn.Module, Tensor, np.ndarray], Tensor] | None = None,
+                 compile: bool | None = None) -> None:  # noqa: A002  (named as torch.compile)
         if len(train[0]) != len(train[1]):
             raise ValueError(f"Trainer: train x has {len(train[0])} samples, t has {len(train[1])}")
         if len(train[0]) == 0:
@@ -74,6 +93,8 @@ class Trainer:
         self.sampling, self.eval_size, self.verbose = sampling, eval_size, verbose
         self.rng = np.random.default_rng(seed)
         self.loss_fn = loss_fn or self.cross_entropy
+        self.compiled = _compile_default.get() if compile is None else compile
+        self._step = compile_step(self.train_step) if self.compiled else self.train_step
         self.history: dict[str, list[Any]] = {k: [] for k in
                                               ("loss", "epoch", "train_loss", "train_acc", "test_loss", "test_acc")}
 
@@ -82,14 +103,18 @@ class Trainer:
         loss = F.cross_entropy(model(x), t)
         return loss + nn.l2_penalty(model, self.l2) if self.l2 else loss
 
-    def step(self, x: np.ndarray, t: np.ndarray) -> float:
-        """One update on one mini-batch; returns the loss before the update."""
-        self.model.train()
+    def train_step(self, x: np.ndarray, t: np.ndarray) -> Tensor:
+        """loss on one mini-batch, its backward pass and the optimizer's update; returns the loss tensor."""
         loss = self.loss_fn(self.model, Tensor(x), t)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        value = float(loss.item())
+        return loss
+
+    def step(self, x: np.ndarray, t: np.ndarray) -> float:
+        """One update on one mini-batch (compiled or eager); returns the loss before the update."""
+        self.model.train()
+        value = float(self._step(x, t).item())
         self.history["loss"].append(value)
         return value
 

@@ -29,7 +29,7 @@ from .. import datasets, nn, optim
 from ..modes import no_grad
 from ..progress import progress_bar
 from ..tensor import Tensor
-from ..train import Trainer
+from ..train import Trainer, compiled_trainers
 
 CHAPTER_SIZES_NOTE = "defaults are the chapter's sizes; --quick runs a small version in seconds"
 
@@ -170,6 +170,8 @@ def add_shared_options(p: argparse.ArgumentParser, out_default: str, out_help: s
     p.add_argument("--seed", type=nonnegative_int, default=0, help="default 0")
     p.add_argument("--out", metavar="DIR", type=output_folder, default=out_default, help=out_help)
     p.add_argument("--quiet", action="store_true", help="no progress bars or printed summary")
+    p.add_argument("--eager", action="store_true",
+                   help="train with eager steps instead of compiled ones (the same numbers, slower)")
 
 
 def make_output_folder(p: argparse.ArgumentParser, out: Path) -> None:
@@ -220,7 +222,7 @@ def main(module: ModuleType, argv: Sequence[str] | None = None) -> dict[str, Any
         data = load_data(args.dataset, args.data) if module.NEEDS_DATA else None
     except (OSError, ValueError, ImportError) as e:  # no network, bad IDX file, no scikit-learn or matplotlib
         raise SystemExit(f"error: {e}") from None
-    with one_blas_thread():
+    with one_blas_thread(), compiled_trainers(not args.eager):
         how = {k: getattr(args, k) for k in run_options(module)}
         result = module.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet, **how,
                             **overrides)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import init
+from ..modes import no_grad
 from ..random import default_rng
 from ..tensor import Tensor
 from .module import Module, Parameter
@@ -90,8 +91,10 @@ class Dropout(Module):
             return x
         if not self.training:
             return x if self.inverted else (x * (1 - self.p)).named("out")
-        self.mask = F.dropout_mask(x.shape, self.p, default_rng(self.rng), dtype=x.dtype, inverted=self.inverted)
-        return (x * self.mask).named("out")
+        mask = F.DropoutMask.apply(shape=x.shape, p=self.p, rng=default_rng(self.rng), dtype=x.dtype,
+                                   inverted=self.inverted)
+        self.mask = mask.data
+        return (x * mask).named("out")
 
     def extra_repr(self) -> str:
         return f"p={self.p}" + ("" if self.inverted else ", inverted=False")
@@ -104,7 +107,7 @@ class BatchNorm1d(Module):
     the book's names, so a drawn graph shows mu, xc, var, std, xn and out):
         mu = mean(x, axis=0);  xc = x - mu;  var = mean(xc**2, axis=0)   (biased variance)
         std = sqrt(var + eps);  xn = xc / std;  out = gamma * xn + beta
-        running_mean = momentum * running_mean + (1 - momentum) * mu   (numpy, outside the graph)
+        running_mean = momentum * running_mean + (1 - momentum) * mu   (without grad)
         running_var  = momentum * running_var  + (1 - momentum) * var
     Eval: the same with running_mean and running_var in place of mu and var.
 
@@ -127,7 +130,8 @@ class BatchNorm1d(Module):
             raise ValueError(f"BatchNorm1d({self.num_features}): expected input of shape (N, {self.num_features}), "
                              f"got {x.shape}")
         if not self.training:
-            xn = ((x - self.running_mean) / np.sqrt(self.running_var + self.eps)).named("xn")
+            std = (self.buffer("running_var") + self.eps).sqrt().named("std")
+            xn = ((x - self.buffer("running_mean")) / std).named("xn")
             return (self.gamma * xn + self.beta).named("out")
         if x.shape[0] < 2:
             raise ValueError(f"BatchNorm1d: training needs more than one sample per batch to compute a variance, "
@@ -138,8 +142,9 @@ class BatchNorm1d(Module):
         std = (var + self.eps).sqrt().named("std")
         xn = (xc / std).named("xn")
         out = (self.gamma * xn + self.beta).named("out")
-        self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu.data
-        self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var.data
+        with no_grad():
+            self.set_buffer("running_mean", self.momentum * self.buffer("running_mean") + (1 - self.momentum) * mu)
+            self.set_buffer("running_var", self.momentum * self.buffer("running_var") + (1 - self.momentum) * var)
         return out
 
     def extra_repr(self) -> str:

@@ -47,6 +47,9 @@ class Parameter(Tensor):
     def data(self, value: np.ndarray) -> None:
         """A parameter keeps its shape and dtype (an optimizer's state and the model's layers rely on them):
         assigning values of another shape or dtype raises ValueError naming both."""
+        if value is self._data:  # an in-place update (`p.data -= lr * g`, every optimizer) returns the same array
+            self._stamp_write()
+            return
         value = value.data if isinstance(value, Tensor) else np.asarray(value)
         if value.shape != self.shape or value.dtype != self.dtype:
             label = f" '{self.name}'" if self.name else ""
@@ -75,6 +78,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs) -> Any:
+        trace = modes._tracing.get()
+        if trace is not None:
+            trace.module(self)
         with scope(type(self).__name__):
             out = self.forward(*args, **kwargs)
         if modes._record_source.get():  # `h = layer(x)` in the user's code names the output h
@@ -129,6 +135,22 @@ class Module:
         if name not in self._buffers:
             self._buffers.append(name)
         setattr(self, name, np.asarray(value))
+
+    def buffer(self, name: str) -> Tensor:
+        """Buffer `name` as a leaf Tensor sharing its array, for use in forward (a compiled step reads the buffer's
+        current value here on every call)."""
+        t = Tensor(getattr(self, name))
+        trace = modes._tracing.get()
+        if trace is not None:
+            trace.read(self, name, t)
+        return t
+
+    def set_buffer(self, name: str, value: Tensor) -> None:
+        """Store the values of `value` as buffer `name` (a compiled step stores its new value here on every call)."""
+        setattr(self, name, value.data)
+        trace = modes._tracing.get()
+        if trace is not None:
+            trace.write(self, name, value)
 
     def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
         for prefix, module in self.named_modules():

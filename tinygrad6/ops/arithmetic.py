@@ -70,10 +70,10 @@ class Pow(Op):
     def backward(self, gy):
         a, b = self.inputs
         ga = gy * b * a ** (b - 1) if a.requires_grad else None
-        if ga is not None and not b.requires_grad and not b.data.all():
+        if ga is not None and not b.requires_grad:
             # a constant exponent 0: y = 1, da = 0 (not 0 * 0**-1 = NaN at a = 0); only for a constant b, since
             # the mixed second derivative d/db (b a**(b-1)) = a**-1 at b = 0 is not 0
-            ga = ga.where(b.data != 0, 0.0)
+            ga = ga.where(b != 0, 0.0)
         gb = gy * self.output * a.log() if b.requires_grad else None
         return ga, gb
 

@@ -65,9 +65,8 @@ class Max(Op):
         # the share is found here, not in forward, so a max taken without grad (softmax's shift) costs nothing more
         (x,) = self.inputs
         kept = kept_shape(x.shape, self.axis)
-        is_max = x.data == self.output.data.reshape(kept)
-        share = np.divide(is_max, is_max.sum(axis=self.axis, keepdims=True), dtype=x.dtype)
-        return gy.reshape(kept) * share
+        is_max = (x == self.output.reshape(kept)).astype(x.dtype)
+        return gy.reshape(kept) * (is_max / is_max.sum(axis=self.axis, keepdims=True))
 
 
 class Min(Max):

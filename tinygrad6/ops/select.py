@@ -1,6 +1,9 @@
-"""Ops that choose between values: maximum, minimum, clip, where. Gradients flow to the chosen value."""
+"""Ops that choose between values: maximum, minimum, clip, where, and the comparisons that make their masks.
+Gradients flow to the chosen value."""
 
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 
@@ -11,16 +14,13 @@ from ..tensor import Tensor
 class Maximum(Op):
     """y = max(a, b) elementwise.   da = gy where a > b, db = gy where b > a; ties split the gradient in half"""
 
-    choose, wins = staticmethod(np.maximum), staticmethod(np.greater)
+    choose, wins = staticmethod(np.maximum), staticmethod(operator.gt)
 
-    def forward(self, a, b):
-        y = self.choose(a, b)
-        share_a = self.wins(a, b) + 0.5 * (a == b)  # 1 where a wins, 0.5 on ties
-        self.save(share_a=share_a.astype(y.dtype, copy=False))
-        return y
+    def forward(self, a, b): return self.choose(a, b)
 
     def backward(self, gy):
-        share_a = self.saved["share_a"]
+        a, b = self.inputs
+        share_a = self.wins(a, b).astype(gy.dtype) + (a == b).astype(gy.dtype) * 0.5  # 1 where a wins, 0.5 on ties
         # zero the side that lost with where, so an inf gradient does not become inf * 0 = NaN there
         return gy.where(share_a != 0, 0.0) * share_a, gy.where(share_a != 1, 0.0) * (1 - share_a)
 
@@ -28,7 +28,7 @@ class Maximum(Op):
 class Minimum(Maximum):
     """y = min(a, b) elementwise.   da = gy where a < b, db = gy where b < a; ties split the gradient in half"""
 
-    choose, wins = staticmethod(np.minimum), staticmethod(np.less)
+    choose, wins = staticmethod(np.minimum), staticmethod(operator.lt)
 
 
 class Clip(Op):
@@ -36,32 +36,36 @@ class Clip(Op):
 
     def __init__(self, low=None, high=None): self.low, self.high = low, high
 
-    def forward(self, x):
-        inside = np.ones(x.shape, dtype=bool)
-        if self.low is not None:
-            inside &= x >= self.low
-        if self.high is not None:
-            inside &= x <= self.high
-        self.save(inside=inside)
-        return np.clip(x, self.low, self.high)
+    def forward(self, x): return np.clip(x, self.low, self.high)
 
     def backward(self, gy):
-        return gy.where(self.saved["inside"], 0.0)  # where, not a product: see ReLU
+        (x,) = self.inputs  # where, not a product with the mask: see ReLU
+        gy = gy if self.low is None else gy.where(x >= self.low, 0.0)
+        return gy if self.high is None else gy.where(x <= self.high, 0.0)
 
 
 class Where(Op):
-    """y = a where cond else b (cond a boolean array, not differentiated).   da = gy where cond, db = gy elsewhere"""
+    """y = a where cond else b (cond a boolean tensor, not differentiated).   da = gy where cond, db = gy elsewhere"""
 
-    def __init__(self, cond): self.cond = cond
-
-    def forward(self, a, b):
-        if b.ndim == 0 and b == 0 and b.dtype == a.dtype and a.shape == self.cond.shape and np.isfinite(a.sum()):
+    def forward(self, cond, a, b):
+        if b.ndim == 0 and b == 0 and b.dtype == a.dtype and a.shape == cond.shape and np.isfinite(a.sum()):
             # where(cond, a, 0), as ReLU's backward asks, as a product: np.where branches on every element and a ReLU
             # mask is unpredictable; this buys about 10% of a training step of the chapter's network (measured).
             # Only for finite a (one sum tells): inf * 0 would be NaN
-            return a * self.cond
-        return np.where(self.cond, a, b)
+            return a * cond
+        return np.where(cond, a, b)
 
     def backward(self, gy):
-        zero = Tensor(np.zeros((), dtype=gy.dtype))
-        return Where.apply(gy, zero, cond=self.cond), Where.apply(zero, gy, cond=self.cond)
+        cond, a, b = self.inputs
+        zero = Tensor._wrap(np.zeros((), dtype=gy.dtype))
+        return (None, Where.apply(cond, gy, zero) if a.requires_grad else None,
+                Where.apply(cond, zero, gy) if b.requires_grad else None)
+
+
+class Compare(Op):
+    """y = compare(a, b) elementwise, a boolean array; compare is a numpy comparison's name ("greater", "equal",
+    ...). No gradient: a backward rule uses the result as a mask (ReLU's x > 0), a recorded node of the graph."""
+
+    def __init__(self, compare): self.compare = compare
+    def forward(self, a, b): return getattr(np, self.compare)(a, b)
+    def backward(self, gy): return None, None

@@ -38,23 +38,24 @@ class Sqrt(Op):
 class Abs(Op):
     """y = |x|.   dx = gy * sign(x)   (0 at x = 0)"""
 
-    def forward(self, x):
-        self.save(sign=np.sign(x))
-        return np.abs(x)
+    def forward(self, x): return np.abs(x)
 
-    def backward(self, gy): return gy * self.saved["sign"]
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy * ((x > 0).astype(x.dtype) - (x < 0).astype(x.dtype))
 
 
 class ReLU(Op):
-    """y = max(x, 0).   dx = gy * (x > 0)"""
+    """y = max(x, 0).   dx = gy * (x > 0) = gy * (y > 0)"""
 
-    def forward(self, x):
-        self.save(mask=x > 0)
-        return np.maximum(x, 0)
+    saves_output = True
+
+    def forward(self, x): return np.maximum(x, 0)
 
     def backward(self, gy):
-        # where, not gy * mask: an inf arriving at a zeroed unit (relu(x).sqrt() at x < 0) gives 0, not inf * 0 = NaN
-        return gy.where(self.saved["mask"], 0.0)
+        # the mask from y, not x: then x is not needed after forward (a compiled step overwrites it with y). where,
+        # not gy * mask: an inf arriving at a zeroed unit (relu(x).sqrt() at x < 0) gives 0, not inf * 0 = NaN
+        return gy.where(self.output > 0, 0.0)
 
 
 class Sigmoid(Op):

@@ -1,0 +1,446 @@
+"""A compiled training step: trace one call of the step, then replay it as a generated straight-line numpy program.
+
+    step = tinygrad6.compile(train_step)   # train_step(x, t): zero_grad, forward, backward, opt.step(), return loss
+    loss = step(x, t)                      # the first call traces: it runs the step once, recording what it does
+    loss = step(x, t)                      # later calls run the program: no Tensor, no Op, one numpy call a line
+    print(step.source())                   # the program, with the tensor names of the graph
+
+How it works, the guards and the limits: docs/compiled-step.md.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import keyword
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import modes, nn, ops, optim
+from .functional import DropoutMask  # a random op: kept even when unused, so a replay draws what eager draws
+from .tensor import Tensor
+
+
+class CompileError(RuntimeError):
+    """A step that cannot be compiled; the message says why and what to do instead."""
+
+
+class Trace:
+    """What one traced call did, in order. `events` holds tuples:
+    ("op", op, output), ("read", module, name, tensor), ("write", module, name, tensor), ("grad", leaf, gradient),
+    ("call", object, method name)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+        self.modules: dict[int, nn.Module] = {}
+
+    def op(self, op, out: Tensor) -> None:
+        self.events.append(("op", op, out))
+
+    def read(self, module: nn.Module, name: str, t: Tensor) -> None:
+        self.events.append(("read", module, name, t))
+
+    def write(self, module: nn.Module, name: str, t: Tensor) -> None:
+        self.events.append(("write", module, name, t))
+
+    def module(self, module: nn.Module) -> None:
+        self.modules.setdefault(id(module), module)
+
+    def grad(self, leaf: Tensor, g: Tensor) -> None:
+        if leaf._hooks:
+            raise CompileError(f"compile: tensor {_label(leaf)} has a hook; hooks do not run inside a compiled step. "
+                               f"Remove it (handle.remove()) or run the step eagerly")
+        set_grad(leaf, None)  # raises if leaf has a .grad (backward would add to it)
+        self.events.append(("grad", leaf, g))
+
+    def call(self, obj: Any, method: str) -> None:
+        """Record `obj.method()` and run it untraced (the program calls it again on every replay)."""
+        self.events.append(("call", obj, method))
+        token = modes._tracing.set(None)
+        try:
+            getattr(obj, method)()  # untraced: the program calls it again, so its ops must not be recorded
+        finally:
+            modes._tracing.reset(token)
+
+    def constants(self, inputs: tuple = ()) -> list[np.ndarray]:
+        """Every array a program of this trace would keep from the traced call, in trace order: leaves that are
+        not `inputs` (arrays or tensors), parameters or buffers, array parameters of ops and values ops saved.
+        Two traces of a pure step on different batches give equal lists."""
+        skip = {id(_array(a)) for a in inputs} | {id(e[3]) for e in self.events if e[0] == "read"}
+        skip |= {id(e[2]) for e in self.events if e[0] == "op"}
+        found: list[np.ndarray] = []
+        for op in (e[1] for e in self.events if e[0] == "op"):
+            found += [x._data for x in op.inputs if not ({id(x), id(x._data)} & skip or x.requires_grad)]
+            found += [v for v in [*op.params.values(), *(op.saved or {}).values()] if isinstance(v, np.ndarray)]
+        return found
+
+
+def trace(fn: Callable, *args: Any) -> tuple[Trace, Any]:
+    """Run `fn(*args)` once under trace mode; returns the trace and what fn returned."""
+    _refuse_anomaly()
+    recorded = Trace()
+    token = modes._tracing.set(recorded)
+    try:
+        result = fn(*args)
+    finally:
+        modes._tracing.reset(token)
+    return recorded, result
+
+
+# -- code generation ------------------------------------------------------------------------------------------------
+COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">="}
+# elementwise ops: (the expression, the ufunc that computes it and can write into an input's memory with out=)
+ELEMENTWISE = {ops.Add: ("{} + {}", "np.add"), ops.Sub: ("{} - {}", "np.subtract"),
+               ops.Mul: ("{} * {}", "np.multiply"), ops.Div: ("{} / {}", "np.divide"), ops.Pow: ("{} ** {}", None),
+               ops.MatMul: ("{} @ {}", None), ops.Neg: ("-{}", "np.negative"), ops.Exp: ("np.exp({})", "np.exp"),
+               ops.Log: ("np.log({})", "np.log"), ops.Sqrt: ("np.sqrt({})", "np.sqrt"), ops.Abs: ("np.abs({})", None),
+               ops.Tanh: ("np.tanh({})", "np.tanh"), ops.ReLU: ("np.maximum({}, 0)", "np.maximum")}
+
+
+def numpy_text(op, args: list[str]) -> str | None:
+    """The numpy expression that computes exactly what `op.forward(*args)` computes, or None (then the program
+    calls op.forward itself)."""
+    kind = type(op)
+    if kind in ELEMENTWISE:
+        return ELEMENTWISE[kind][0].format(*args)
+    if kind is ops.Compare:
+        return f"{args[0]} {COMPARE[op.compare]} {args[1]}"
+    if kind in (ops.Sum, ops.Mean, ops.Max, ops.Min):
+        options = ", ".join(([f"axis={op.axis!r}"] if op.axis is not None else []) +
+                            (["keepdims=True"] if op.keepdims else []))
+        return f"{args[0]}.{op.name}({options})"
+    if kind is ops.Reshape:
+        return f"{args[0]}.reshape({op.shape!r})"
+    if kind is ops.Transpose:
+        return f"{args[0]}.transpose({'' if op.axes is None else repr(op.axes)})"
+    if kind is ops.BroadcastTo:
+        return f"np.broadcast_to({args[0]}, {op.shape!r})"
+    if kind is ops.SumTo:  # sum_to's own steps, worked out on the traced shapes
+        shape, lead = op.inputs[0].shape, op.inputs[0].ndim - len(op.shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(op.shape) if n != shape[lead + i])
+        kept = tuple(n for i, n in enumerate(shape) if i not in axes)
+        return (f"{args[0]}.sum(axis={axes!r})" if axes else args[0]) + ("" if kept == op.shape else
+                                                                          f".reshape({op.shape!r})")
+    if kind is ops.Cast:
+        return f"{args[0]}.astype(np.{op.dtype.name})"
+    return None
+
+
+def identifier(text: str | None, default: str) -> str:
+    name = re.sub(r"\W+", "_", text or "").strip("_") or default
+    return "v_" + name if name[0].isdigit() or keyword.iskeyword(name) else name
+
+
+class Program:
+    """The straight-line program of one trace: `source` (Python text) and `run` (the function compiled from it)."""
+
+    def __init__(self, recorded: Trace, fn: Callable, args: tuple, result: Any) -> None:
+        self.namespace: dict[str, Any] = {"np": np, "Tensor": Tensor, "set_grad": set_grad}
+        given = [identifier(n, "arg") for n in inspect.signature(fn).parameters]
+        if len(given) != len(args) or len(set(given)) != len(given):  # *args, or names made equal by identifier
+            given = [f"arg{i}" for i in range(len(args))]
+        self.taken = set(self.namespace) | set(given) | set(dir(builtins))
+        self.held: dict[int, str] = {}  # id(object) -> its global name (a parameter, module, optimizer, op)
+        self.local = set(given)  # the program's local variables (deleted after their last use)
+        self.names: dict[int, str] = {}  # id(tensor) -> its variable in the program
+        self.by_array: dict[int, str] = {}  # id(array) -> variable, for tensors sharing a traced array (detach)
+        # (target, text, names used, side effect, the ufunc form when the op is elementwise: (ufunc, args))
+        self.lines: list[tuple[str | None, str, list[str], bool, tuple | None]] = []
+        self.arrays: dict[str, np.ndarray] = {}  # variable -> its traced array (memory plan: shapes and aliases)
+        self.escaping: set[str] = set()  # variables that leave the program (stored gradients, buffers, the loss)
+        self.prologue = [f"{a} = {a}._data" for a, v in zip(given, args) if isinstance(v, Tensor)]
+        self.inputs = {id(_array(v)): a for a, v in zip(given, args) if _array(v) is not None}
+        self.params: list[Tensor] = []  # the leaves read as parameters
+        self.shared: dict[type, Callable] = {}  # one forward per op class without parameters
+        self.scalars: dict[tuple, str] = {}  # (dtype, value) -> the constant's name
+        self._generate(recorded, self._escaping(recorded, result))
+        out = self.names.get(id(result)) if isinstance(result, Tensor) else None
+        if result is not None and out is None:
+            raise CompileError(f"compile: the step returned {type(result).__name__}; return the loss tensor (not "
+                               f"loss.item()) or None")
+        self.source = self._text(fn.__name__ if hasattr(fn, "__name__") else "step", given, out)
+        exec(builtins.compile(self.source, f"<compiled {getattr(fn, '__qualname__', 'step')}>", "exec"), self.namespace)
+        self.run = self.namespace[identifier(getattr(fn, "__name__", None), "step")]
+
+    def _escaping(self, recorded: Trace, result: Any) -> set[int]:
+        """ids of the arrays that leave the program as gradients: they get a copy unless the traced array was
+        fresh memory of one tensor (the same ops on the same shapes alias the same way on every replay)."""
+        held = Counter(a for a, _ in {(id(x._data), id(x)) for e in recorded.events if e[0] == "op"
+                                      for x in (e[2], *e[1].inputs)})  # id(array) -> how many tensors hold it
+        grads = [e[2] for e in recorded.events if e[0] == "grad"]
+        return {id(g) for g in grads if g.creator is None or g._data.base is not None or g is result
+                or held[id(g._data)] != 1 or sum(h is g for h in grads) > 1}
+
+    def _fresh(self, base: str, sep: str = "_") -> str:
+        name, k = base, 1
+        while name in self.taken:
+            name, k = f"{base}{sep}{k}", k + 1
+        self.taken.add(name)
+        return name
+
+    def _name(self, t: Tensor, default: str) -> str:
+        name = self._fresh(identifier(t.name, default))
+        self.local.add(name)
+        self.names[id(t)] = name
+        self.by_array.setdefault(id(t._data), name)
+        return name
+
+    def _global(self, value: Any, default: str | None = None) -> str:
+        """The global name of value in the program (a module, optimizer, parameter, constant or forward)."""
+        if id(value) in self.held:
+            return self.held[id(value)]
+        name = self._fresh(identifier(default or type(value).__name__.lower(), "c"), "")
+        self.namespace[name] = value
+        if not isinstance(value, np.ndarray):
+            self.held[id(value)] = name
+        return name
+
+    def _use(self, x: Tensor, op, inputs: tuple) -> str:
+        """The program's expression for tensor x used by op: its variable, or a new one for a leaf seen first."""
+        if id(x) in self.names:
+            return self.names[id(x)]
+        if id(x._data) in self.inputs:
+            self.names[id(x)] = self.inputs[id(x._data)]
+        elif id(x._data) in self.by_array:  # x.detach(), Tensor(y): the same array under another tensor
+            self.names[id(x)] = self.by_array[id(x._data)]
+        elif x.requires_grad:  # a parameter: read on every call, so `p.data = ...` is seen
+            self.params.append(x)
+            name = self._name(x, identifier(x.name, "p"))
+            self.lines.append((name, f"{self._global(x, 'param_' + name)}.data", [], False, None))
+        elif (type(op) in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Compare) and x._data.ndim == 0
+              and x.dtype == np.float64 and np.isfinite(x._data) and all(y.dtype == np.float64 for y in inputs)):
+            return repr(float(x._data))  # a float64 scalar: the same value and dtype as a Python float here
+        elif x._data.ndim == 0 and not x.name:  # a scalar constant: one per value and dtype
+            key = (x.dtype.str, x._data.item())
+            if key not in self.scalars:
+                self.scalars[key] = self._global(x._data, "zero" if key[1] == 0 else "c")
+            return self.scalars[key]
+        else:
+            self.names[id(x)] = self._global(x._data, identifier(x.name, "c"))
+        return self.names[id(x)]
+
+    def _generate(self, recorded: Trace, escaping: set[int]) -> None:
+        grad_of = {id(e[2]): e[1] for e in recorded.events if e[0] == "grad"}  # gradient -> its leaf
+        scope: tuple = ()
+        computed: dict[str, str] = {}  # expression -> the variable holding it
+        zeroed: set[int] = set()  # leaves whose .grad an optimizer's zero_grad() in the program set to None
+        for event in recorded.events:
+            kind = event[0]
+            if kind == "op":
+                op, out = event[1], event[2]
+                if out._hooks:
+                    raise CompileError(f"compile: a hook is registered on the output of {op.name}; hooks do not "
+                                       f"run inside a compiled step. Remove it or run the step eagerly")
+                _refuse_data_index(op, self.inputs)
+                args = [self._use(x, op, op.inputs) for x in op.inputs]
+                text = numpy_text(op, args)
+                if text is None:  # an op without parameters shares one forward per class
+                    forward = op.forward if op.params else self.shared.setdefault(type(op), type(op)().forward)
+                    text = f"{self._global(forward, op.name + '_op')}({', '.join(args)})"
+                leaf = grad_of.get(id(out))
+                if text in computed and leaf is None and not isinstance(op, DropoutMask):
+                    self.names[id(out)] = computed[text]  # the same expression again (x * x's two gradients)
+                    continue
+                target = self._name(out, op.name if leaf is None else
+                                    "grad_" + self.names.get(id(leaf), identifier(leaf.name, "p")))
+                if op.scope != scope and op.scope:
+                    text += "  # " + "/".join(op.scope)
+                scope = op.scope
+                uses = [a for a in args if a in self.local]
+                computed[text.split("  # ")[0]] = target
+                self.arrays[target] = out._data
+                ufunc = ELEMENTWISE.get(type(op), (None, None))[1]
+                ufunc = ufunc and (ufunc, args + ["0"] * (type(op) is ops.ReLU))
+                self.lines.append((target, text, uses, isinstance(op, DropoutMask), ufunc))
+            elif kind == "read":
+                _, module, attr, t = event
+                self.lines.append((self._name(t, attr), f"{self._global(module)}.{attr}", [], False,
+                                   None))
+            elif kind == "write":
+                _, module, attr, t = event
+                value = self._use(t, None, ())
+                self._effect(f"{self._global(module)}.{attr} = {value}", value)
+            elif kind == "grad":
+                _, leaf, g = event
+                holder, value = self._global(leaf, f"param_{identifier(leaf.name, 'p')}"), self._use(g, None, ())
+                wrapped = f"np.array({value})" if id(g) in escaping else value
+                self._effect(f"{holder}.grad = Tensor._wrap({wrapped})" if id(leaf) in zeroed  # zero_grad ran: None
+                             else f"set_grad({holder}, {wrapped})", value)
+            elif kind == "call":
+                _, obj, method = event
+                if method == "zero_grad" and isinstance(obj, optim.Optimizer):
+                    zeroed.update(id(p) for p in obj.params)
+                self._effect(f"{self._global(obj)}.{method}()")
+
+    def _effect(self, text: str, value: str | None = None) -> None:
+        """A line run for its effect; `value`, the variable it stores somewhere, leaves the program."""
+        self.escaping.add(value)
+        self.lines.append((None, text, [value] if value in self.local else [], True, None))
+
+    def _text(self, fn_name: str, given: list[str], out: str | None) -> str:
+        """The program: dead lines dropped, each variable deleted after its last use, and an elementwise op whose
+        input dies there writes into that input's memory (out=) when shape and dtype match."""
+        needed = {out} if out else set()
+        kept = []
+        for target, text, uses, effect, ufunc in reversed(self.lines):
+            if effect or target in needed:
+                kept.append((target, text, uses, ufunc))
+                needed.update(uses)
+        kept.reverse()
+        last = {}
+        for i, (target, _, uses, _) in enumerate(kept):
+            for name in [target, *uses] if target else uses:
+                last[name] = i
+        # memory that several variables share (views) is free only after the last use of all of them
+        group = {name: id(_root(a)) for name, a in self.arrays.items()}
+        free_after: dict[int, int] = {}
+        for name, g in group.items():
+            free_after[g] = max(free_after.get(g, -1), last.get(name, -1))
+        body = list(self.prologue)
+        for i, (target, text, uses, ufunc) in enumerate(kept):
+            for arg in ufunc[1] if ufunc and target not in self.escaping | {out} else ():
+                a, y = self.arrays.get(arg), self.arrays[target]
+                if (a is not None and a.base is None and a.ndim and a.shape == y.shape and a.dtype == y.dtype
+                        and free_after[group[arg]] == i and arg not in self.escaping | {out}):
+                    text = f"{ufunc[0]}({', '.join(ufunc[1])}, out={arg})" + text[len(text.split("  # ")[0]):]
+                    free_after[group[arg]] = free_after[group[target]]  # the result now lives in arg's memory
+                    group[target] = group[arg]
+                    break
+            body.append(f"{target} = {text}" if target else text)
+            dead = sorted({n for n in uses if last[n] == i and n != out and n not in given} |
+                          ({target} if target and target not in last and target != out else set()))
+            if dead:
+                body.append(f"del {', '.join(dead)}")
+        body.append(f"return Tensor._wrap({out})" if out else "return None")
+        name = identifier(fn_name, "step")
+        return f"def {name}({', '.join(given)}):\n" + "".join(f"    {line}\n" for line in body)
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def set_grad(leaf: Tensor, g: np.ndarray | None) -> None:
+    """leaf.grad = g (None: only check); CompileError if leaf has a gradient already (eager would add to it)."""
+    if leaf.grad is not None:
+        raise CompileError(f"compile: tensor {_label(leaf)} already has a .grad, so backward would accumulate into "
+                           f"it; call optimizer.zero_grad() inside the step")
+    if g is not None:
+        leaf.grad = Tensor._wrap(g)
+
+
+def _label(t: Tensor) -> str:
+    return f"'{t.name}' of shape {t.shape}" if t.name else f"of shape {t.shape}"
+
+
+def _refuse_data_index(op, inputs: dict[int, str]) -> None:
+    """Indexing with an array of the step's inputs would bake the traced batch's index into the program."""
+    index = getattr(op, "index", None)
+    for part in index if isinstance(index, tuple) else (index,):
+        if isinstance(part, np.ndarray) and (id(part) in inputs or id(part.base) in inputs):
+            raise CompileError(f"compile: {op.name} indexes with the step's input {inputs.get(id(part)) or ''}, "
+                               f"which would be fixed to the traced batch; build a mask with a comparison instead "
+                               f"(one_hot = labels.reshape(-1, 1) == Tensor(np.arange(C))) and use where or *")
+
+
+def _array(value: Any) -> np.ndarray | None:
+    return value._data if isinstance(value, Tensor) else value if isinstance(value, np.ndarray) else None
+
+
+# -- the compiled step ----------------------------------------------------------------------------------------------
+class CompiledStep:
+    """`fn` traced on its first call for each kind of arguments and replayed as a program after that (see the module
+    docstring). `source()` is the last program's text; `programs` the cache: (guard key, Program, check) in the order
+    they were traced; a call runs the first whose key matches and whose check passes."""
+
+    def __init__(self, fn: Callable, cache_size: int = 8) -> None:
+        self.fn, self.cache_size = fn, cache_size
+        self.programs: list[tuple[tuple, Program, Callable[[], bool]]] = []
+        self.last: Program | None = None
+        self.traces = 0
+
+    def __call__(self, *args: Any) -> Tensor | None:
+        _refuse_anomaly()
+        key = (modes._grad_enabled.get(),) + tuple(_key(a) for a in args)
+        for known, program, valid in self.programs:
+            if known == key and valid():
+                self.last = program
+                return program.run(*args)
+        recorded, result = trace(self.fn, *args)
+        program = Program(recorded, self.fn, args, result)
+        self.programs = self.programs[len(self.programs) + 1 - self.cache_size:] if self.cache_size > 1 else []
+        self.programs.append((key, program, _checks(recorded, program, self.fn)))
+        self.last, self.traces = program, self.traces + 1
+        return None if result is None else Tensor._wrap(result._data)
+
+    def source(self) -> str:
+        """The generated program of the last call (Python text)."""
+        if self.last is None:
+            raise RuntimeError("source(): the step has not been called yet; the first call traces it")
+        return self.last.source
+
+
+def compile(fn: Callable, cache_size: int = 8) -> CompiledStep:  # noqa: A001  (named as torch.compile)
+    """`fn` (a training step: zero_grad, forward, loss.backward(), optimizer.step(), return the loss tensor) as a
+    `CompiledStep`: traced on the first call, replayed as generated numpy code after that."""
+    return CompiledStep(fn, cache_size)
+
+
+def _refuse_anomaly() -> None:
+    if modes._anomaly.get():
+        raise CompileError("compile: detect_anomaly() is on, and its checks do not run inside a compiled step; "
+                           "leave the detect_anomaly() block, or call the step function itself")
+
+
+def _key(arg: Any) -> tuple:
+    array = _array(arg)
+    if array is not None:
+        return (type(arg), array.shape, array.dtype)
+    return (type(arg), arg if isinstance(arg, (int, float, str, bool, type(None))) else id(arg))
+
+
+def _checks(recorded: Trace, program: Program, fn: Callable) -> Callable[[], bool]:
+    """A function telling whether `program` is still right: every module's `training` as traced, every parameter
+    still the module's attribute (a plain tensor also with its traced shape and dtype), and the same modules and
+    optimizers where fn finds them. Made of identity tests only: it runs before every replay."""
+    modules = list(recorded.modules.values())
+    training = [m.training for m in modules]
+    owned = [(vars(m), k, v) for m in modules for k, v in vars(m).items() if isinstance(v, Tensor)]
+    shapes = [(p, p.shape, p.dtype) for p in program.params if not isinstance(p, nn.Parameter)]
+    reach = _reach(fn)
+
+    def valid() -> bool:
+        return ([m.training for m in modules] == training and all(d.get(k) is v for d, k, v in owned)
+                and all(getattr(c, k, None) is v if attr else c.get(k) is v for c, k, attr, v in reach)
+                and all(p._data.shape == s and p._data.dtype == d for p, s, d in shapes))
+
+    return valid
+
+
+def _reach(fn: Callable) -> list[tuple[Any, str, bool, Any]]:
+    """(holder, key, is an attribute, value) for every module and optimizer fn finds in a closure cell, a global, or
+    one level down (an attribute or dict entry of one: a trainer's model, a dict of optimizers)."""
+    kinds = (nn.Module, optim.Optimizer)
+    code = getattr(fn, "__code__", None)
+    top = [(c, "cell_contents", True) for c in getattr(fn, "__closure__", None) or ()]
+    top += [(fn.__globals__, n, False) for n in (code.co_names if code else ()) if n in getattr(fn, "__globals__", {})]
+    found = []
+    values = [(h, k, attr, getattr(h, k, None) if attr else h.get(k)) for h, k, attr in top]
+    if hasattr(fn, "__self__"):  # a bound method: its object is fixed, what it holds may change
+        values.append((None, "", False, fn.__self__))
+    for holder, key, attr, value in values:
+        if isinstance(value, kinds) and holder is not None:
+            found.append((holder, key, attr, value))
+        elif isinstance(value, kinds):
+            found += [(value, k, True, v) for k, v in vars(value).items() if isinstance(v, kinds)]
+        elif isinstance(value, dict):
+            found += [(value, k, False, v) for k, v in value.items() if isinstance(v, kinds)]
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            found += [(value, k, True, v) for k, v in vars(value).items() if isinstance(v, kinds)]
+    return found
