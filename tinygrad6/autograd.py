@@ -169,11 +169,12 @@ def run_rule(op: Op, gy: Tensor, create_graph: bool = False) -> tuple[Tensor | N
 
 def set_rule_modes(op: Op, create_graph: bool) -> list:
     """Set the modes a backward rule runs under and return (mode, token) pairs to reset them with: grad mode on only
-    under create_graph (then also the op's scope), detect_anomaly off (the loop checks what the rule returns)."""
+    under create_graph (then, and while tracing, also the op's scope), detect_anomaly off (the loop checks what the
+    rule returns)."""
     tokens = [(modes._grad_enabled, modes._grad_enabled.set(create_graph))]
     if modes._anomaly.get():
         tokens.append((modes._anomaly, modes._anomaly.set(False)))
-    if create_graph:
+    if create_graph or modes._tracing.get() is not None:  # recorded ops: drawn in the scope of their op
         tokens.append((modes._scope, modes._scope.set(op.scope)))
     return tokens
 

@@ -364,6 +364,7 @@ class CompiledStep:
         self.programs: list[tuple[tuple, Program, Callable[[], bool]]] = []
         self.last: Program | None = None
         self.traces = 0
+        self.traced: list[Tensor] = []  # the last trace's loss and gradients, with their graph (for `viz.draw`)
 
     def __call__(self, *args: Any) -> Tensor | None:
         _refuse_anomaly()
@@ -377,6 +378,7 @@ class CompiledStep:
         self.programs = self.programs[len(self.programs) + 1 - self.cache_size:] if self.cache_size > 1 else []
         self.programs.append((key, program, _checks(recorded, program, self.fn)))
         self.last, self.traces = program, self.traces + 1
+        self.traced = [result] * (result is not None) + [e[2] for e in recorded.events if e[0] == "grad"]
         return None if result is None else Tensor._wrap(result._data)
 
     def source(self) -> str:
