@@ -158,7 +158,7 @@ class BatchNorm1d(Module):
         xn = (xc / std).named("xn")
         out = (self.gamma * xn + self.beta).named("out")
         with no_grad():
-            for name, value in (("running_mean", mu), ("running_var", var)):
+            for name, value in (("running_mean", mu), ("running_var", var)):  # momentum*running + (1-momentum)*value
                 self.set_buffer(name, RunningAverage.apply(self.buffer(name), value, momentum=self.momentum))
         return out
 
