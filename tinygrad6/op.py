@@ -28,7 +28,8 @@ class Op:
     reference cycle and dies with its last tensor), values saved for backward, and where it was created.
 
     Subclasses write `forward` and `backward`; parameters given to `__init__` (axis, shape...) are kept for
-    display. Values needed only by backward go through `self.save(...)` and are released after backward. An op's
+    display. A rule reads only the op's inputs and output (so a compiled step can replay it on new data); an op of
+    your own may keep other values with `self.save(...)`, released after backward. An op's
     `name` is its class name in lower case (`MatMul` -> "matmul") unless the class sets another.
     """
 
