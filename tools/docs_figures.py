@@ -1,4 +1,4 @@
-"""Draw the graphs shown in docs/how-autograd-works.md (and the step-through page pictured in
+"""Draw the graphs shown in docs/how-autograd-works.md and docs/compiled-step.md (and the step-through page pictured in
 docs/debugging-backprop.md), so they can be made again whenever the engine or the renderer changes.
 
     python tools/docs_figures.py                 # writes docs/figures/autograd-*.svg
@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 import tinygrad6
-from tinygrad6 import Tensor, nn, viz
+import tinygrad6.functional as F
+from tinygrad6 import Tensor, nn, optim, viz
+from tinygrad6.compile import CompiledStep
 
 DOCS_FIGURES = Path(__file__).resolve().parents[1] / "docs" / "figures"
 
@@ -82,12 +84,32 @@ def batchnorm_graph() -> Tensor:
     return loss
 
 
-FIGURES: dict[str, tuple[Callable[[], Tensor], dict]] = {
+def compiled_step_graph() -> CompiledStep:
+    """docs/compiled-step.md, last section: the page's 784-50-10 MLP training step, compiled and traced on its
+    first batch of 100 (a fresh model, so the optimizer shows the page's first learning rate)."""
+    model = nn.MLP(784, [50], 10, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def train_step(x, t):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(Tensor(x)), t)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step = tinygrad6.compile(train_step)
+    rng = np.random.default_rng(0)
+    step(rng.random((100, 784)), rng.integers(0, 10, 100))
+    return step
+
+
+FIGURES: dict[str, tuple[Callable[[], Tensor | CompiledStep], dict]] = {
     "autograd-apples.svg": (apples_graph, {"show": ("value", "grad"), "rankdir": "LR"}),
     "autograd-mul.svg": (mul_graph, {}),
     "autograd-x2-plus-x.svg": (x2_plus_x_graph, {}),
     "autograd-second-derivative.svg": (second_derivative_graph, {"show": ("shape", "value")}),
     "autograd-batchnorm.svg": (batchnorm_graph, {"show": ("shape",)}),
+    "autograd-compiled-step.svg": (compiled_step_graph, {"show": ("shape",), "collapse": True}),
 }
 
 

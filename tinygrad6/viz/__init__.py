@@ -3,6 +3,7 @@
     from tinygrad6 import viz
     viz.draw(loss)                                   # a graphviz.Digraph (shows inline in Jupyter)
     viz.render(loss, path="loss.svg", collapse=True) # .svg .png .pdf .dot; each layer as one box
+    viz.render(step, path="step.svg", collapse=True) # a compiled step, once called: forward, backward, update
     viz.backprop_html(loss, "backprop.html")         # one self-contained page: Next/Prev through backward
     viz.stepper(loss)                                # the same page inline in Jupyter (.save(path) writes it)
     viz.trace(loss)                                  # the backward pass as a printed table

@@ -4,6 +4,7 @@
     y = ((x @ W).tanh() ** 2).sum()
     tinygrad6.viz.render(y, path="y.svg")                     # values and, after backward, gradients
     tinygrad6.viz.render(loss, path="net.svg", collapse=True)  # each layer (innermost scope) as one box
+    tinygrad6.viz.render(step, path="step.svg", collapse=True)  # a compiled step: forward, backward, update
 
 Tensors are ellipses, ops are boxes, arrows follow the forward pass (input -> op -> output). Colours: `nn.Parameter`s
 green, other leaves that require grad (an input like `x`) white with a green outline, data (leaves without grad)
@@ -13,6 +14,10 @@ blue; a legend says so. The operands of sub, div, pow and matmul are labelled a 
 Each tensor is shown by its name (`Tensor.name`, which `record_source()` and the library give in the book's words:
 mu, xc, var, std, xn, out) or, unnamed, by a fallback name t1, t2, ... numbered without gaps in forward order.
 The drawing, `trace` and the step-through page use the same names for the same graph (`GraphModel.label`).
+
+A compiled step (`tinygrad6.compile(train_step)`, once called) is drawn from its last trace (`step.traced`): the
+loss and each parameter's gradient are the outputs, the backward rules' ops sit in their forward op's scope, and
+each `opt.step()` of the step's program is one update box (orange-red) with an arrow from every gradient.
 
 Each `scope(...)` block, and so each call of an nn Module, is a labelled cluster. The walk is iterative and every
 step after it linear: a chain of 100,000 ops becomes DOT text in seconds, without a RecursionError.
@@ -80,6 +85,8 @@ TENSOR_STYLE: dict[str, dict[str, str]] = {
                "penwidth": "2", "peripheries": "2"},
 }
 OP_STYLE = {"shape": "box", "style": "filled", "fillcolor": "#fff9c4", "color": "#827717"}
+UPDATE_STYLE = {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffccbc", "color": "#bf360c",
+                "penwidth": "2"}
 BOX_STYLE = {"shape": "box3d", "style": "filled", "fillcolor": "#e1bee7", "color": "#6a1b9a"}
 CLUSTER_STYLE = {"style": "rounded,filled", "color": "#9e9e9e", "fontname": "Helvetica-Bold", "fontsize": "11",
                  "labeljust": "l"}
@@ -104,6 +111,37 @@ ScopePath = tuple[tuple[str, "int | None"], ...]
 
 class GraphvizNotFoundError(RuntimeError):
     """`dot` is not installed; the message says how to install it. The .dot file was written anyway."""
+
+
+@dataclass
+class Update:
+    """A box for what a graph does not record: an optimizer's update, run by the program as `opt.step()`.
+    `lines` is its label, `gradients` the tensors it reads (each drawn with an arrow into it)."""
+
+    lines: list[str]
+    gradients: list[Tensor]
+
+
+# an optimizer's update in a compiled step's program: a line `sgd.step()`
+_STEP_CALL = re.compile(r"^\s+(\w+)\.step\(\)$", re.M)
+
+
+def compiled_parts(step) -> tuple[list[Tensor], list[Update]]:
+    """What to draw for a compiled step (anything with a `traced` list: the loss and each parameter's gradient from
+    its last trace, with their whole graph): those tensors, and one `Update` per `opt.step()` in its program
+    (`step.last.source`), labelled with the optimizer's repr and read by every gradient. The gradients are the traced
+    tensors that do not require grad (the loss does: backward ran from it). With several optimizers the drawing
+    cannot tell which gradients each one reads, so every gradient points at each. ValueError before the first call."""
+    traced = list(step.traced)
+    if not traced:
+        raise ValueError(f"draw: the {type(step).__name__} has no traced graph yet; call the step once first: the "
+                         f"first call traces it (a step that returns None and computes no gradient draws nothing)")
+    gradients = [t for t in traced if not t.requires_grad]
+    program = getattr(step, "last", None)
+    optimizers = getattr(program, "namespace", {})  # the program's globals: each optimizer under its name there
+    updates = [Update([f"update by {optimizers[name]!r}" if name in optimizers else "update", f"{name}.step()"],
+                      gradients) for name in _STEP_CALL.findall(getattr(program, "source", ""))]
+    return traced, updates
 
 
 # -- the graph as data ----------------------------------------------------------------------------------------
@@ -332,10 +370,10 @@ def check_size(model: GraphModel, max_ops: int | None, caller: str) -> None:
 
 
 # -- drawing --------------------------------------------------------------------------------------------------
-def draw(*outputs: Tensor, show: Iterable[str] | str = ("shape", "value", "grad"), rankdir: str = "TB",
+def draw(*outputs, show: Iterable[str] | str = ("shape", "value", "grad"), rankdir: str = "TB",
          collapse: bool | Iterable[str] = (), legend: bool = True, max_ops: int | None = MAX_OPS) -> graphviz.Digraph:
-    """The computation graph behind `outputs` as a `graphviz.Digraph` (displays inline in Jupyter; `.source` is
-    the DOT text; `render` writes files).
+    """The computation graph behind `outputs` (tensors, or one compiled step once called: see `compiled_parts`) as
+    a `graphviz.Digraph` (displays inline in Jupyter; `.source` is the DOT text; `render` writes files).
 
     show: what tensor nodes print besides their name: "shape" (shape and dtype), "value" (the values when few,
         else mean/std/min/max), "grad" (the gradient once computed, "grad: not computed" before), "source"
@@ -355,6 +393,9 @@ def draw(*outputs: Tensor, show: Iterable[str] | str = ("shape", "value", "grad"
     characters. A control character other than tab and line breaks (NUL, ESC, ...) cannot pass through Graphviz
     or SVG: draw raises ValueError naming the text.
     """
+    updates: list[Update] = []
+    if len(outputs) == 1 and not isinstance(outputs[0], Tensor) and hasattr(outputs[0], "traced"):
+        outputs, updates = compiled_parts(outputs[0])
     tensors = _check_outputs(outputs)
     show = (show,) if isinstance(show, str) else tuple(show)
     unknown = [k for k in show if k not in SHOW_KEYS]
@@ -364,13 +405,13 @@ def draw(*outputs: Tensor, show: Iterable[str] | str = ("shape", "value", "grad"
         raise ValueError(f"draw: rankdir must be one of {list(RANKDIRS)}, got {rankdir!r}")
     model = GraphModel.build(tensors, collapse)
     check_size(model, max_ops, "draw")
-    return build_digraph(model, show, rankdir, legend)
+    return build_digraph(model, show, rankdir, legend, updates)
 
 
-def render(*outputs: Tensor, path: str | os.PathLike, timeout: float | None = DOT_TIMEOUT, **draw_kwargs) -> Path:
-    """Draw `outputs` (see `draw` for the keyword arguments, `max_ops=` included) and write the file `path`; the
-    format comes from its suffix: .svg, .png, .pdf, or .dot (the DOT text, no Graphviz program needed). Returns the
-    path. Names appear literally (see `draw`).
+def render(*outputs, path: str | os.PathLike, timeout: float | None = DOT_TIMEOUT, **draw_kwargs) -> Path:
+    """Draw `outputs` (tensors or a compiled step; see `draw` for the keyword arguments, `max_ops=` included) and
+    write the file `path`; the format comes from its suffix: .svg, .png, .pdf, or .dot (the DOT text, no Graphviz
+    program needed). Returns the path. Names appear literally (see `draw`).
 
     When Graphviz's `dot` is not installed, the .dot file is written next to `path` and GraphvizNotFoundError
     says how to install it. `dot` runs for at most `timeout` seconds (None: no limit), else TimeoutError."""
@@ -447,6 +488,7 @@ _TENSOR_ATTRS = {role: _attrs(style) for role, style in TENSOR_STYLE.items()}
 _TENSOR_CLASS = {role: quote(f"tensor {role}") for role in TENSOR_STYLE}
 _OP_ATTRS = _attrs(OP_STYLE)
 _BOX_ATTRS = _attrs(BOX_STYLE)
+_UPDATE_ATTRS = _attrs(UPDATE_STYLE)
 _INPUT_EDGE = _attrs({"fontsize": "10", "fontcolor": "#4e342e", "fontname": "Helvetica-Bold"})
 
 
@@ -461,9 +503,10 @@ def operand_names(op: Op) -> tuple[str, ...]:
 
 
 def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", "grad"), rankdir: str = "TB",
-                  legend: bool = True) -> graphviz.Digraph:
+                  legend: bool = True, updates: Sequence[Update] = ()) -> graphviz.Digraph:
     """The `graphviz.Digraph` of a built `GraphModel`: what `draw` returns once it has checked its arguments, and
-    what the step-through page renders. `show`, `rankdir` and `legend` as in `draw`, already checked; the size is
+    what the step-through page renders. `show`, `rankdir` and `legend` as in `draw`, already checked; `updates`
+    become boxes at the top level, fed by their gradients (outputs of the model). The size is
     not checked here (call `check_size` first). ValueError names a tensor, scope or op name Graphviz cannot draw."""
     g = graphviz.Digraph("tinygrad6", graph_attr={"rankdir": rankdir, "nodesep": "0.25", "ranksep": "0.3",
                                                    "fontname": "Helvetica", "fontsize": "11"},
@@ -484,6 +527,9 @@ def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", 
             members.setdefault(model.op_scope[id(op)], []).append(_op_node(model, op, show))
     for path, node_id in model.boxes.items():
         members.setdefault(path[:-1], []).append(_box_node(model, path, node_id))
+    for i, update in enumerate(updates):
+        members.setdefault((), []).append(f"update{i} [label={dot_label(update.lines)} class=update id=update{i} "
+                                          f"tooltip={dot_tooltip(update.lines)} {_UPDATE_ATTRS}]\n")
     g.body.extend(_cluster_lines(members, model.scope_paths))
 
     # 2. edges: input -> op (one per use, so a + a has two) and op -> output; a collapsed box gets one per tensor
@@ -517,8 +563,11 @@ def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", 
         y = op.output
         if y is not None and id(y) in model.tensor_id and model.tensor_visible(y) and not model.is_wire(y):
             edges.append(f"\t{dst} -> {model.tensor_id[id(y)]} [id=e_{dst}_{model.tensor_id[id(y)]}]\n")
+    for i, update in enumerate(updates):
+        sources = [model.tensor_id[id(grad)] for grad in update.gradients]
+        edges.extend(f"\t{src} -> update{i} [id=e_{src}_update{i}]\n" for src in sources)
     if legend:
-        g.body.extend(_legend_lines(roles_seen, bool(model.boxes)))
+        g.body.extend(_legend_lines(roles_seen, bool(model.boxes), bool(updates)))
     return g
 
 
@@ -621,7 +670,7 @@ def _box_node(model: GraphModel, path: ScopePath, node_id: str) -> str:
             f"tooltip={dot_tooltip([f'scope {where} (collapsed)', summary])} {_BOX_ATTRS}]\n")
 
 
-def _legend_lines(roles: set[str], has_boxes: bool) -> list[str]:
+def _legend_lines(roles: set[str], has_boxes: bool, has_updates: bool = False) -> list[str]:
     lines = ['\tsubgraph cluster_legend {\n',
              '\t\tgraph [label=legend class=legend color="#bdbdbd" fontname=Helvetica fontsize=10 id=legend '
              'style="rounded,dashed"]\n']
@@ -631,6 +680,8 @@ def _legend_lines(roles: set[str], has_boxes: bool) -> list[str]:
     entries.append(("legend_op", ["op"], OP_STYLE))
     if has_boxes:
         entries.append(("legend_box", ["collapsed scope"], BOX_STYLE))
+    if has_updates:
+        entries.append(("legend_update", ["optimizer update", "(opt.step(), not traced op by op)"], UPDATE_STYLE))
     for node_id, text, style in entries:
         lines.append(f"\t\t{node_id} [label={dot_label(text)} class=legend id={node_id} "
                      f"{_attrs(dict(style, fontsize='9'))}]\n")
