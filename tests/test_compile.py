@@ -34,6 +34,19 @@ def chapter_step(batchnorm=False, dropout=0.0, optimizer="SGD", weight_decay=0.0
     return model, opt, train_step
 
 
+def constants(recorded, inputs=()) -> list[np.ndarray]:
+    """Every array a program of this trace would keep from the traced call, in trace order: leaves that are not
+    `inputs` (arrays), parameters or buffers, array parameters of ops and values ops saved. Two traces of a pure step
+    on different batches give equal lists."""
+    skip = {id(a) for a in inputs} | {id(e[3]) for e in recorded.events if e[0] == "read"}
+    skip |= {id(e[2]) for e in recorded.events if e[0] == "op"}
+    found: list[np.ndarray] = []
+    for op in (e[1] for e in recorded.events if e[0] == "op"):
+        found += [x._data for x in op.inputs if not ({id(x), id(x._data)} & skip or x.requires_grad)]
+        found += [v for v in [*op.params.values(), *(op.saved or {}).values()] if isinstance(v, np.ndarray)]
+    return found
+
+
 def assert_same_state(m1, o1, m2, o2):
     for (name, p), q in zip(m1.named_parameters(), m2.parameters()):
         np.testing.assert_allclose(q.data, p.data, rtol=0, atol=1e-12, err_msg=name)
@@ -113,7 +126,7 @@ def test_a_traced_step_keeps_no_value_of_the_traced_batch(make):
     (x1, t1), (x2, t2) = batches(2)
     first, _ = trace(make(), x1, t1)
     second, _ = trace(make(), x2, t2)
-    a, b = first.constants((x1, t1)), second.constants((x2, t2))
+    a, b = constants(first, (x1, t1)), constants(second, (x2, t2))
     assert len(a) == len(b)
     for i, (u, v) in enumerate(zip(a, b)):
         np.testing.assert_array_equal(u, v, err_msg=f"constant {i} differs between the two traces")
@@ -131,6 +144,57 @@ def test_compiled_equals_eager_after_ten_steps(optimizer, kind):
         np.testing.assert_allclose(compiled(x, t).item(), eager(x, t).item(), rtol=0, atol=1e-12)
     assert compiled.traces == 1
     assert_same_state(m1, o1, m2, o2)
+
+
+def test_dropout_mask_after_each_replay_is_the_one_eager_drew():
+    m1, _, eager = chapter_step(dropout=0.3)
+    m2, _, step = chapter_step(dropout=0.3)
+    compiled = compile(step)
+    pairs = [(a, b) for a, b in zip(m1.modules(), m2.modules()) if isinstance(a, nn.Dropout)]
+    assert len(pairs) == 2
+    for x, t in batches(3):
+        eager(x, t), compiled(x, t)
+        for a, b in pairs:
+            np.testing.assert_array_equal(b.mask, a.mask)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # sqrt's gradient at 0, on purpose
+def test_an_inf_gradient_at_a_zeroed_relu_unit_gives_what_eager_gives():
+    """ReLU's backward is where(y > 0, gy, 0): a product when gy is finite, np.where otherwise (inf * 0 is NaN)."""
+    W = Tensor(np.random.default_rng(0).standard_normal((12, 5)), requires_grad=True)
+
+    def step(x, t):
+        loss = (Tensor(x) @ W).relu().sqrt().sum()  # d sqrt at 0 is inf, where ReLU zeroed the unit
+        loss.backward()
+        return loss
+
+    compiled = compile(step)
+    for x, t in batches(3):
+        W.grad = None
+        compiled(x, t)
+        replayed = W.grad.data
+        W.grad = None
+        step(x, t)
+        np.testing.assert_array_equal(replayed, W.grad.data)
+    assert compiled.traces == 1
+
+
+def test_a_broadcast_operand_is_left_to_numpy_only_where_numpy_broadcasts_it_the_same_way():
+    v = Tensor(np.random.default_rng(0).standard_normal(12), requires_grad=True)
+
+    def step(x, t):  # x @ B and h * C have the shape of x and h; only in h * C may numpy broadcast v itself
+        loss = ((Tensor(x) @ v.broadcast_to((12, 12))) * v.broadcast_to((16, 12))).sum()
+        loss.backward()
+        return loss
+
+    compiled = compile(step)
+    for x, t in batches(2, size=12):
+        v.grad = None
+        loss = compiled(x, t).item()
+        replayed = v.grad.data
+        v.grad = None
+        assert loss == step(x, t).item()
+        np.testing.assert_array_equal(replayed, v.grad.data)
 
 
 def test_source_is_numpy_lines_named_from_the_graph_and_frees_values():

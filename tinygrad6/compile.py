@@ -5,8 +5,7 @@
     loss = step(x, t)                      # later calls run the program: no Tensor, no Op, one numpy call a line
     print(step.source())                   # the program, with the tensor names of the graph
 
-How it works, the guards and the limits: docs/compiled-step.md.
-"""
+How it works, the guards and the limits: docs/compiled-step.md."""
 
 from __future__ import annotations
 
@@ -30,25 +29,17 @@ class CompileError(RuntimeError):
 
 
 class Trace:
-    """What one traced call did, in order. `events` holds tuples:
-    ("op", op, output), ("read", module, name, tensor), ("write", module, name, tensor), ("grad", leaf, gradient),
-    ("call", object, method name)."""
+    """What one traced call did, in order: `events`, tuples ("op", op, output), ("read" or "write", module, name,
+    tensor), ("grad", leaf, gradient), ("call", object, method name)."""
 
     def __init__(self) -> None:
         self.events: list[tuple] = []
         self.modules: dict[int, nn.Module] = {}
 
-    def op(self, op, out: Tensor) -> None:
-        self.events.append(("op", op, out))
-
-    def read(self, module: nn.Module, name: str, t: Tensor) -> None:
-        self.events.append(("read", module, name, t))
-
-    def write(self, module: nn.Module, name: str, t: Tensor) -> None:
-        self.events.append(("write", module, name, t))
-
-    def module(self, module: nn.Module) -> None:
-        self.modules.setdefault(id(module), module)
+    def op(self, op, out: Tensor) -> None: self.events.append(("op", op, out))
+    def read(self, module: nn.Module, name: str, t: Tensor) -> None: self.events.append(("read", module, name, t))
+    def write(self, module: nn.Module, name: str, t: Tensor) -> None: self.events.append(("write", module, name, t))
+    def module(self, module: nn.Module) -> None: self.modules.setdefault(id(module), module)
 
     def grad(self, leaf: Tensor, g: Tensor) -> None:
         if leaf._hooks:
@@ -60,74 +51,56 @@ class Trace:
     def call(self, obj: Any, method: str) -> None:
         """Record `obj.method()` and run it untraced (the program calls it again on every replay)."""
         self.events.append(("call", obj, method))
-        token = modes._tracing.set(None)
-        try:
-            getattr(obj, method)()  # untraced: the program calls it again, so its ops must not be recorded
-        finally:
-            modes._tracing.reset(token)
-
-    def constants(self, inputs: tuple = ()) -> list[np.ndarray]:
-        """Every array a program of this trace would keep from the traced call, in trace order: leaves that are
-        not `inputs` (arrays or tensors), parameters or buffers, array parameters of ops and values ops saved.
-        Two traces of a pure step on different batches give equal lists."""
-        skip = {id(_array(a)) for a in inputs} | {id(e[3]) for e in self.events if e[0] == "read"}
-        skip |= {id(e[2]) for e in self.events if e[0] == "op"}
-        found: list[np.ndarray] = []
-        for op in (e[1] for e in self.events if e[0] == "op"):
-            found += [x._data for x in op.inputs if not ({id(x), id(x._data)} & skip or x.requires_grad)]
-            found += [v for v in [*op.params.values(), *(op.saved or {}).values()] if isinstance(v, np.ndarray)]
-        return found
+        with modes._Mode(modes._tracing, None):
+            getattr(obj, method)()
 
 
 def trace(fn: Callable, *args: Any) -> tuple[Trace, Any]:
     """Run `fn(*args)` once under trace mode; returns the trace and what fn returned."""
     _refuse_anomaly()
     recorded = Trace()
-    token = modes._tracing.set(recorded)
-    try:
-        result = fn(*args)
-    finally:
-        modes._tracing.reset(token)
-    return recorded, result
+    with modes._Mode(modes._tracing, recorded):
+        return recorded, fn(*args)
 
 
 # -- code generation ------------------------------------------------------------------------------------------------
 COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">="}
-# elementwise ops: (the expression, the ufunc that computes it and can write into an input's memory with out=)
-ELEMENTWISE = {ops.Add: ("{} + {}", "np.add"), ops.Sub: ("{} - {}", "np.subtract"),
-               ops.Mul: ("{} * {}", "np.multiply"), ops.Div: ("{} / {}", "np.divide"), ops.Pow: ("{} ** {}", None),
-               ops.MatMul: ("{} @ {}", None), ops.Neg: ("-{}", "np.negative"), ops.Exp: ("np.exp({})", "np.exp"),
-               ops.Log: ("np.log({})", "np.log"), ops.Sqrt: ("np.sqrt({})", "np.sqrt"), ops.Abs: ("np.abs({})", None),
-               ops.Tanh: ("np.tanh({})", "np.tanh"), ops.ReLU: ("np.maximum({}, 0)", "np.maximum")}
+# ops as numpy expressions: format strings over the arguments ({0}, {1}) and the op ({op.shape})
+TEXT = {ops.Add: "{0} + {1}", ops.Sub: "{0} - {1}", ops.Mul: "{0} * {1}", ops.Div: "{0} / {1}", ops.Pow: "{0} ** {1}",
+        ops.MatMul: "{0} @ {1}", ops.Neg: "-{0}", ops.Exp: "np.exp({0})", ops.Log: "np.log({0})",
+        ops.Sqrt: "np.sqrt({0})", ops.Abs: "np.abs({0})", ops.Tanh: "np.tanh({0})", ops.ReLU: "np.maximum({0}, 0)",
+        ops.Reshape: "{0}.reshape({op.shape!r})", ops.Transpose: "{0}.transpose({op.axes!r})",
+        ops.BroadcastTo: "np.broadcast_to({0}, {op.shape!r})", ops.Cast: "{0}.astype(np.{op.dtype})"}
+# elementwise ops whose ufunc can write the result into an input's memory (out=)
+UFUNC = {ops.Add: "np.add", ops.Sub: "np.subtract", ops.Mul: "np.multiply", ops.Div: "np.divide",
+         ops.Neg: "np.negative", ops.Exp: "np.exp", ops.Log: "np.log", ops.Sqrt: "np.sqrt", ops.Tanh: "np.tanh",
+         ops.ReLU: "np.maximum"}
 
 
-def numpy_text(op, args: list[str]) -> str | None:
+def numpy_text(op, args: list[str], local: set[str]) -> str | None:
     """The numpy expression that computes exactly what `op.forward(*args)` computes, or None (then the program
-    calls op.forward itself)."""
+    calls op.forward itself). `local`: the program's variables (any other argument is a constant)."""
     kind = type(op)
-    if kind in ELEMENTWISE:
-        return ELEMENTWISE[kind][0].format(*args)
+    if kind in TEXT:
+        return TEXT[kind].format(*args, op=op)
+    if kind is ops.Where and args[2] not in local:  # where(cond, a, 0) as Where.forward computes it (ReLU's backward)
+        cond, a, b = (x._data for x in op.inputs)  # with its test of a's finiteness made on every run
+        if b.ndim == 0 and b == 0 and b.dtype == a.dtype and a.shape == cond.shape:
+            return f"{args[1]} * {args[0]} if np.isfinite({args[1]}.sum()) else np.where({', '.join(args)})"
     if kind is ops.Compare:
         return f"{args[0]} {COMPARE[op.compare]} {args[1]}"
     if kind in (ops.Sum, ops.Mean, ops.Max, ops.Min):
         options = ", ".join(([f"axis={op.axis!r}"] if op.axis is not None else []) +
                             (["keepdims=True"] if op.keepdims else []))
+        if kind is ops.Mean and op.inputs[0].dtype == np.float64:  # what x.mean computes, without its Python code
+            return f"{args[0]}.sum({options}) / {op.inputs[0].size // max(op.output.size, 1)}"
         return f"{args[0]}.{op.name}({options})"
-    if kind is ops.Reshape:
-        return f"{args[0]}.reshape({op.shape!r})"
-    if kind is ops.Transpose:
-        return f"{args[0]}.transpose({'' if op.axes is None else repr(op.axes)})"
-    if kind is ops.BroadcastTo:
-        return f"np.broadcast_to({args[0]}, {op.shape!r})"
     if kind is ops.SumTo:  # sum_to's own steps, worked out on the traced shapes
         shape, lead = op.inputs[0].shape, op.inputs[0].ndim - len(op.shape)
         axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(op.shape) if n != shape[lead + i])
         kept = tuple(n for i, n in enumerate(shape) if i not in axes)
         return (f"{args[0]}.sum(axis={axes!r})" if axes else args[0]) + ("" if kept == op.shape else
                                                                           f".reshape({op.shape!r})")
-    if kind is ops.Cast:
-        return f"{args[0]}.astype(np.{op.dtype.name})"
-    return None
 
 
 def identifier(text: str | None, default: str) -> str:
@@ -148,7 +121,7 @@ class Program:
         self.local = set(given)  # the program's local variables (deleted after their last use)
         self.names: dict[int, str] = {}  # id(tensor) -> its variable in the program
         self.by_array: dict[int, str] = {}  # id(array) -> variable, for tensors sharing a traced array (detach)
-        # (target, text, names used, side effect, the ufunc form when the op is elementwise: (ufunc, args))
+        # (target, text, names used, side effect, the ufunc form (ufunc, args, the expression it can replace))
         self.lines: list[tuple[str | None, str, list[str], bool, tuple | None]] = []
         self.arrays: dict[str, np.ndarray] = {}  # variable -> its traced array (memory plan: shapes and aliases)
         self.escaping: set[str] = set()  # variables that leave the program (stored gradients, buffers, the loss)
@@ -157,23 +130,28 @@ class Program:
         self.params: list[Tensor] = []  # the leaves read as parameters
         self.shared: dict[type, Callable] = {}  # one forward per op class without parameters
         self.scalars: dict[tuple, str] = {}  # (dtype, value) -> the constant's name
-        self._generate(recorded, self._escaping(recorded, result))
+        self.computed: dict[str, str] = {}  # expression -> the variable holding it
+        self.scope: tuple = ()  # the scope of the last op
+        self._generate(recorded, result)
         out = self.names.get(id(result)) if isinstance(result, Tensor) else None
         if result is not None and out is None:
             raise CompileError(f"compile: the step returned {type(result).__name__}; return the loss tensor (not "
                                f"loss.item()) or None")
-        self.source = self._text(fn.__name__ if hasattr(fn, "__name__") else "step", given, out)
+        name = identifier(getattr(fn, "__name__", None), "step")
+        self.source = self._text(name, given, out)
         exec(builtins.compile(self.source, f"<compiled {getattr(fn, '__qualname__', 'step')}>", "exec"), self.namespace)
-        self.run = self.namespace[identifier(getattr(fn, "__name__", None), "step")]
+        self.run = self.namespace[name]
+        self.training = [(m, m.training) for m in recorded.modules.values()]  # what `valid` checks
+        self.owned = [(vars(m), k, v) for m, _ in self.training for k, v in vars(m).items() if isinstance(v, Tensor)]
+        self.shapes = [(p, p.shape, p.dtype) for p in self.params if not isinstance(p, nn.Parameter)]
+        self.reach = _reach(fn)
 
-    def _escaping(self, recorded: Trace, result: Any) -> set[int]:
-        """ids of the arrays that leave the program as gradients: they get a copy unless the traced array was
-        fresh memory of one tensor (the same ops on the same shapes alias the same way on every replay)."""
-        held = Counter(a for a, _ in {(id(x._data), id(x)) for e in recorded.events if e[0] == "op"
-                                      for x in (e[2], *e[1].inputs)})  # id(array) -> how many tensors hold it
-        grads = [e[2] for e in recorded.events if e[0] == "grad"]
-        return {id(g) for g in grads if g.creator is None or g._data.base is not None or g is result
-                or held[id(g._data)] != 1 or sum(h is g for h in grads) > 1}
+    def valid(self) -> bool:
+        """Whether the program is still right: modules' `training` as traced, parameters still the modules' attributes
+        (a plain tensor with its traced shape and dtype), the same modules and optimizers where fn finds them."""
+        return (all(m.training == mode for m, mode in self.training) and all(d.get(k) is v for d, k, v in self.owned)
+                and all((h.cell_contents if k is None else h.get(k)) is v for h, k, v in self.reach)
+                and all(p._data.shape == s and p._data.dtype == d for p, s, d in self.shapes))
 
     def _fresh(self, base: str, sep: str = "_") -> str:
         name, k = base, 1
@@ -201,6 +179,9 @@ class Program:
 
     def _use(self, x: Tensor, op, inputs: tuple) -> str:
         """The program's expression for tensor x used by op: its variable, or a new one for a leaf seen first."""
+        if (id(x) in self.names and isinstance(x.creator, ops.BroadcastTo) and type(op) in UFUNC
+                and any(y.shape == op.output.shape and not isinstance(y.creator, ops.BroadcastTo) for y in inputs)):
+            return self._use(x.creator.inputs[0], op, inputs)  # numpy broadcasts it alike, without the view
         if id(x) in self.names:
             return self.names[id(x)]
         if id(x._data) in self.inputs:
@@ -223,58 +204,62 @@ class Program:
             self.names[id(x)] = self._global(x._data, identifier(x.name, "c"))
         return self.names[id(x)]
 
-    def _generate(self, recorded: Trace, escaping: set[int]) -> None:
+    def _generate(self, recorded: Trace, result: Any) -> None:
         grad_of = {id(e[2]): e[1] for e in recorded.events if e[0] == "grad"}  # gradient -> its leaf
-        scope: tuple = ()
-        computed: dict[str, str] = {}  # expression -> the variable holding it
+        grads = [e[2] for e in recorded.events if e[0] == "grad"]
+        # a gradient is stored as a copy unless its array was fresh memory of one tensor (so on every replay too)
+        held = Counter(a for a, _ in {(id(x._data), id(x)) for e in recorded.events if e[0] == "op"
+                                      for x in (e[2], *e[1].inputs)})  # id(array) -> how many tensors hold it
+        copied = {id(g) for g in grads if g.creator is None or g._data.base is not None or g is result
+                  or held[id(g._data)] != 1 or sum(h is g for h in grads) > 1}
         zeroed: set[int] = set()  # leaves whose .grad an optimizer's zero_grad() in the program set to None
         for event in recorded.events:
-            kind = event[0]
-            if kind == "op":
-                op, out = event[1], event[2]
-                if out._hooks:
-                    raise CompileError(f"compile: a hook is registered on the output of {op.name}; hooks do not "
-                                       f"run inside a compiled step. Remove it or run the step eagerly")
-                _refuse_data_index(op, self.inputs)
-                args = [self._use(x, op, op.inputs) for x in op.inputs]
-                text = numpy_text(op, args)
-                if text is None:  # an op without parameters shares one forward per class
-                    forward = op.forward if op.params else self.shared.setdefault(type(op), type(op)().forward)
-                    text = f"{self._global(forward, op.name + '_op')}({', '.join(args)})"
-                leaf = grad_of.get(id(out))
-                if text in computed and leaf is None and not isinstance(op, DropoutMask):
-                    self.names[id(out)] = computed[text]  # the same expression again (x * x's two gradients)
-                    continue
-                target = self._name(out, op.name if leaf is None else
-                                    "grad_" + self.names.get(id(leaf), identifier(leaf.name, "p")))
-                if op.scope != scope and op.scope:
-                    text += "  # " + "/".join(op.scope)
-                scope = op.scope
-                uses = [a for a in args if a in self.local]
-                computed[text.split("  # ")[0]] = target
-                self.arrays[target] = out._data
-                ufunc = ELEMENTWISE.get(type(op), (None, None))[1]
-                ufunc = ufunc and (ufunc, args + ["0"] * (type(op) is ops.ReLU))
-                self.lines.append((target, text, uses, isinstance(op, DropoutMask), ufunc))
-            elif kind == "read":
-                _, module, attr, t = event
-                self.lines.append((self._name(t, attr), f"{self._global(module)}.{attr}", [], False,
-                                   None))
-            elif kind == "write":
-                _, module, attr, t = event
-                value = self._use(t, None, ())
-                self._effect(f"{self._global(module)}.{attr} = {value}", value)
-            elif kind == "grad":
-                _, leaf, g = event
-                holder, value = self._global(leaf, f"param_{identifier(leaf.name, 'p')}"), self._use(g, None, ())
-                wrapped = f"np.array({value})" if id(g) in escaping else value
-                self._effect(f"{holder}.grad = Tensor._wrap({wrapped})" if id(leaf) in zeroed  # zero_grad ran: None
-                             else f"set_grad({holder}, {wrapped})", value)
-            elif kind == "call":
-                _, obj, method = event
-                if method == "zero_grad" and isinstance(obj, optim.Optimizer):
-                    zeroed.update(id(p) for p in obj.params)
-                self._effect(f"{self._global(obj)}.{method}()")
+            match event:
+                case ("op", op, out):
+                    self._op(op, out, grad_of.get(id(out)))
+                case ("read", module, attr, t):
+                    self.lines.append((self._name(t, attr), f"{self._global(module)}.{attr}", [], False, None))
+                case ("write", module, attr, t):
+                    value = self._use(t, None, ())
+                    self._effect(f"{self._global(module)}.{attr} = {value}", value)
+                case ("grad", leaf, g):
+                    holder, value = self._global(leaf, f"param_{identifier(leaf.name, 'p')}"), self._use(g, None, ())
+                    wrapped = f"np.array({value})" if id(g) in copied else value
+                    self._effect(f"{holder}.grad = Tensor._wrap({wrapped})" if id(leaf) in zeroed  # .grad is None
+                                 else f"set_grad({holder}, {wrapped})", value)
+                case ("call", obj, method):
+                    if method == "zero_grad" and isinstance(obj, optim.Optimizer):
+                        zeroed.update(id(p) for p in obj.params)
+                    self._effect(f"{self._global(obj)}.{method}()")
+
+    def _op(self, op, out: Tensor, leaf: Tensor | None) -> None:
+        """The line computing `out`, op's output (the gradient of `leaf` when it is one)."""
+        if out._hooks:
+            raise CompileError(f"compile: a hook is registered on the output of {op.name}; hooks do not "
+                               f"run inside a compiled step. Remove it or run the step eagerly")
+        _refuse_data_index(op, self.inputs)
+        args = [self._use(x, op, op.inputs) for x in op.inputs]
+        text = numpy_text(op, args, self.local)
+        negated = op.inputs[0].creator if type(op) is ops.SumTo and id(op.inputs[0]) in self.names else None
+        if isinstance(negated, ops.Neg):  # sum(-x) is -sum(x), bit for bit: one pass over x fewer
+            args = [self._use(negated.inputs[0], None, ())]
+            text = "-" + numpy_text(op, args, self.local)
+        if text is None:  # an op without parameters shares one forward per class
+            forward = op.forward if op.params else self.shared.setdefault(type(op), type(op)().forward)
+            text = f"{self._global(forward, op.name + '_op')}({', '.join(args)})"
+        if text in self.computed and leaf is None and not isinstance(op, DropoutMask):
+            self.names[id(out)] = self.computed[text]  # the same expression again (x * x's two gradients)
+            return
+        name = self._name(out, op.name if leaf is None else
+                          "grad_" + self.names.get(id(leaf), identifier(leaf.name, "p")))
+        self.computed[text], self.arrays[name] = name, out._data
+        ufunc = (UFUNC[type(op)], args + ["0"] * (type(op) is ops.ReLU), text) if type(op) in UFUNC else None
+        if type(op) is ops.Where and text.startswith(f"{args[1]} * "):  # numpy_text's a * cond, which may write into a
+            ufunc = ("np.multiply", [args[1], args[0]], f"{args[1]} * {args[0]}")
+        comment = "  # " + "/".join(op.scope) if op.scope and op.scope != self.scope else ""  # where a layer starts
+        self.scope = op.scope
+        uses = [a for a in args if a in self.local]
+        self.lines.append((name, text + comment, uses, isinstance(op, DropoutMask), ufunc))
 
     def _effect(self, text: str, value: str | None = None) -> None:
         """A line run for its effect; `value`, the variable it stores somewhere, leaves the program."""
@@ -284,17 +269,13 @@ class Program:
     def _text(self, fn_name: str, given: list[str], out: str | None) -> str:
         """The program: dead lines dropped, each variable deleted after its last use, and an elementwise op whose
         input dies there writes into that input's memory (out=) when shape and dtype match."""
-        needed = {out} if out else set()
-        kept = []
+        needed, kept = {out}, []
         for target, text, uses, effect, ufunc in reversed(self.lines):
             if effect or target in needed:
                 kept.append((target, text, uses, ufunc))
                 needed.update(uses)
         kept.reverse()
-        last = {}
-        for i, (target, _, uses, _) in enumerate(kept):
-            for name in [target, *uses] if target else uses:
-                last[name] = i
+        last = {name: i for i, (target, _, uses, _) in enumerate(kept) for name in [target, *uses] if name}
         # memory that several variables share (views) is free only after the last use of all of them
         group = {name: id(_root(a)) for name, a in self.arrays.items()}
         free_after: dict[int, int] = {}
@@ -306,18 +287,16 @@ class Program:
                 a, y = self.arrays.get(arg), self.arrays[target]
                 if (a is not None and a.base is None and a.ndim and a.shape == y.shape and a.dtype == y.dtype
                         and free_after[group[arg]] == i and arg not in self.escaping | {out}):
-                    text = f"{ufunc[0]}({', '.join(ufunc[1])}, out={arg})" + text[len(text.split("  # ")[0]):]
+                    text = text.replace(ufunc[2], f"{ufunc[0]}({', '.join(ufunc[1])}, out={arg})", 1)
                     free_after[group[arg]] = free_after[group[target]]  # the result now lives in arg's memory
                     group[target] = group[arg]
                     break
             body.append(f"{target} = {text}" if target else text)
-            dead = sorted({n for n in uses if last[n] == i and n != out and n not in given} |
-                          ({target} if target and target not in last and target != out else set()))
+            dead = sorted(n for n in {*uses, target} - {None, out, *given} if last[n] == i)
             if dead:
                 body.append(f"del {', '.join(dead)}")
         body.append(f"return Tensor._wrap({out})" if out else "return None")
-        name = identifier(fn_name, "step")
-        return f"def {name}({', '.join(given)}):\n" + "".join(f"    {line}\n" for line in body)
+        return f"def {fn_name}({', '.join(given)}):\n" + "".join(f"    {line}\n" for line in body)
 
 
 def _root(a: np.ndarray) -> np.ndarray:
@@ -355,16 +334,19 @@ def _array(value: Any) -> np.ndarray | None:
 
 # -- the compiled step ----------------------------------------------------------------------------------------------
 class CompiledStep:
-    """`fn` traced on its first call for each kind of arguments and replayed as a program after that (see the module
-    docstring). `source()` is the last program's text; `programs` the cache: (guard key, Program, check) in the order
-    they were traced; a call runs the first whose key matches and whose check passes."""
+    """`fn` traced on its first call for each kind of arguments, replayed as a program after that. `programs` is the
+    cache: (guard key, Program, its check) in trace order; a call runs the first whose key matches and check passes."""
 
     def __init__(self, fn: Callable, cache_size: int = 8) -> None:
         self.fn, self.cache_size = fn, cache_size
         self.programs: list[tuple[tuple, Program, Callable[[], bool]]] = []
         self.last: Program | None = None
-        self.traces = 0
-        self.traced: list[Tensor] = []  # the last trace's loss and gradients, with their graph (for `viz.draw`)
+        self.traces = 0  # how many times fn was traced
+        # the last trace, for `viz.draw(step)`: its loss and gradients (with their graph), the parameter each of
+        # those gradients goes to, and the optimizers whose step() it ran
+        self.traced: list[Tensor] = []
+        self.traced_params: list[Tensor] = []
+        self.traced_updates: list[Any] = []
 
     def __call__(self, *args: Any) -> Tensor | None:
         _refuse_anomaly()
@@ -375,10 +357,12 @@ class CompiledStep:
                 return program.run(*args)
         recorded, result = trace(self.fn, *args)
         program = Program(recorded, self.fn, args, result)
-        self.programs = self.programs[len(self.programs) + 1 - self.cache_size:] if self.cache_size > 1 else []
-        self.programs.append((key, program, _checks(recorded, program, self.fn)))
+        self.programs = self.programs[len(self.programs) + 1 - self.cache_size:] + [(key, program, program.valid)]
         self.last, self.traces = program, self.traces + 1
-        self.traced = [result] * (result is not None) + [e[2] for e in recorded.events if e[0] == "grad"]
+        grads = [e[1:] for e in recorded.events if e[0] == "grad"]
+        self.traced = [result] * (result is not None) + [g for _, g in grads]
+        self.traced_params = [p for p, _ in grads]
+        self.traced_updates = [e[1] for e in recorded.events if e[0] == "call" and e[2] == "step"]
         return None if result is None else Tensor._wrap(result._data)
 
     def source(self) -> str:
@@ -401,48 +385,22 @@ def _refuse_anomaly() -> None:
 
 
 def _key(arg: Any) -> tuple:
-    array = _array(arg)
-    if array is not None:
-        return (type(arg), array.shape, array.dtype)
-    return (type(arg), arg if isinstance(arg, (int, float, str, bool, type(None))) else id(arg))
+    array, plain = _array(arg), isinstance(arg, (int, float, str, bool, type(None)))
+    return (type(arg), array.shape, array.dtype) if array is not None else (type(arg), arg if plain else id(arg))
 
 
-def _checks(recorded: Trace, program: Program, fn: Callable) -> Callable[[], bool]:
-    """A function telling whether `program` is still right: every module's `training` as traced, every parameter
-    still the module's attribute (a plain tensor also with its traced shape and dtype), and the same modules and
-    optimizers where fn finds them. Made of identity tests only: it runs before every replay."""
-    modules = list(recorded.modules.values())
-    training = [m.training for m in modules]
-    owned = [(vars(m), k, v) for m in modules for k, v in vars(m).items() if isinstance(v, Tensor)]
-    shapes = [(p, p.shape, p.dtype) for p in program.params if not isinstance(p, nn.Parameter)]
-    reach = _reach(fn)
-
-    def valid() -> bool:
-        return ([m.training for m in modules] == training and all(d.get(k) is v for d, k, v in owned)
-                and all(getattr(c, k, None) is v if attr else c.get(k) is v for c, k, attr, v in reach)
-                and all(p._data.shape == s and p._data.dtype == d for p, s, d in shapes))
-
-    return valid
-
-
-def _reach(fn: Callable) -> list[tuple[Any, str, bool, Any]]:
-    """(holder, key, is an attribute, value) for every module and optimizer fn finds in a closure cell, a global, or
-    one level down (an attribute or dict entry of one: a trainer's model, a dict of optimizers)."""
-    kinds = (nn.Module, optim.Optimizer)
-    code = getattr(fn, "__code__", None)
-    top = [(c, "cell_contents", True) for c in getattr(fn, "__closure__", None) or ()]
-    top += [(fn.__globals__, n, False) for n in (code.co_names if code else ()) if n in getattr(fn, "__globals__", {})]
+def _reach(fn: Callable) -> list[tuple[Any, str | None, Any]]:
+    """(holder, key, value) for every module and optimizer fn finds in a closure cell (holder the cell, key None), a
+    global, or one level down (an attribute or dict entry of one: a trainer's model); holder a dict otherwise."""
+    kinds, scope = (nn.Module, optim.Optimizer), getattr(fn, "__globals__", {})
+    top = [(c, None, c.cell_contents) for c in getattr(fn, "__closure__", None) or ()]
+    top += [(scope, n, scope[n]) for n in getattr(getattr(fn, "__code__", None), "co_names", ()) if n in scope]
+    top += [(None, None, fn.__self__)] if hasattr(fn, "__self__") else []  # a bound method: its object is fixed
     found = []
-    values = [(h, k, attr, getattr(h, k, None) if attr else h.get(k)) for h, k, attr in top]
-    if hasattr(fn, "__self__"):  # a bound method: its object is fixed, what it holds may change
-        values.append((None, "", False, fn.__self__))
-    for holder, key, attr, value in values:
+    for holder, key, value in top:
+        inner = vars(value) if hasattr(value, "__dict__") and not isinstance(value, type) else value
         if isinstance(value, kinds) and holder is not None:
-            found.append((holder, key, attr, value))
-        elif isinstance(value, kinds):
-            found += [(value, k, True, v) for k, v in vars(value).items() if isinstance(v, kinds)]
-        elif isinstance(value, dict):
-            found += [(value, k, False, v) for k, v in value.items() if isinstance(v, kinds)]
-        elif hasattr(value, "__dict__") and not isinstance(value, type):
-            found += [(value, k, True, v) for k, v in vars(value).items() if isinstance(v, kinds)]
+            found.append((holder, key, value))
+        elif isinstance(inner, dict):
+            found += [(inner, k, v) for k, v in inner.items() if isinstance(v, kinds)]
     return found

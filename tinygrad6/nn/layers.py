@@ -77,8 +77,9 @@ class Dropout(Module):
     rng: a numpy Generator or an int seed (the layer keeps one generator, so successive calls draw new masks,
     reproducibly), or None for tinygrad6's default generator (`tinygrad6.manual_seed`). Both forms draw the same
     units from the same generator. The last mask drawn is kept in `.mask` (m / (1-p), or m for the book's form), as
-    the book's layer keeps it. A p outside [0, 1) raises ValueError when the layer is made (PyTorch's behaviour),
-    with `F.dropout_mask`'s message.
+    the book's layer keeps it; it is stored with `set_buffer` (not registered, so not in `state_dict`) so that a
+    compiled step stores each replay's mask too. A p outside [0, 1) raises ValueError when the layer is made
+    (PyTorch's behaviour), with `F.dropout_mask`'s message.
     """
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None, inverted: bool = True) -> None:
@@ -94,7 +95,7 @@ class Dropout(Module):
             return x if self.inverted else (x * (1 - self.p)).named("out")
         mask = F.DropoutMask.apply(shape=x.shape, p=self.p, rng=default_rng(self.rng), dtype=x.dtype,
                                    inverted=self.inverted)
-        self.mask = mask.data
+        self.set_buffer("mask", mask)
         return (x * mask).named("out")
 
     def extra_repr(self) -> str:

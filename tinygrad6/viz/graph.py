@@ -122,25 +122,19 @@ class Update:
     gradients: list[Tensor]
 
 
-# an optimizer's update in a compiled step's program: a line `sgd.step()`
-_STEP_CALL = re.compile(r"^\s+(\w+)\.step\(\)$", re.M)
-
-
 def compiled_parts(step) -> tuple[list[Tensor], list[Update]]:
-    """What to draw for a compiled step (anything with a `traced` list: the loss and each parameter's gradient from
-    its last trace, with their whole graph): those tensors, and one `Update` per `opt.step()` in its program
-    (`step.last.source`), labelled with the optimizer's repr and read by every gradient. The gradients are the traced
-    tensors that do not require grad (the loss does: backward ran from it). With several optimizers the drawing
-    cannot tell which gradients each one reads, so every gradient points at each. ValueError before the first call."""
+    """What to draw for a compiled step (anything with `traced`, `traced_params` and `traced_updates`, from its last
+    trace): the loss and each parameter's gradient, with their whole graph, and one `Update` per optimizer whose
+    `step()` the trace ran, labelled with the optimizer's repr and read by the gradients of its parameters.
+    ValueError before the first call."""
     traced = list(step.traced)
     if not traced:
         raise ValueError(f"draw: the {type(step).__name__} has no traced graph yet; call the step once first: the "
                          f"first call traces it (a step that returns None and computes no gradient draws nothing)")
-    gradients = [t for t in traced if not t.requires_grad]
-    program = getattr(step, "last", None)
-    optimizers = getattr(program, "namespace", {})  # the program's globals: each optimizer under its name there
-    updates = [Update([f"update by {optimizers[name]!r}" if name in optimizers else "update", f"{name}.step()"],
-                      gradients) for name in _STEP_CALL.findall(getattr(program, "source", ""))]
+    grad_of = {id(p): g for p, g in zip(step.traced_params, traced[len(traced) - len(step.traced_params):])}
+    updates = [Update([f"update by {opt!r}", f"{type(opt).__name__.lower()}.step()"],
+                      [grad_of[id(p)] for p in getattr(opt, "params", ()) if id(p) in grad_of])
+               for opt in step.traced_updates]
     return traced, updates
 
 
