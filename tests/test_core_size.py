@@ -62,3 +62,9 @@ def test_every_op_class_is_under_15_lines_of_code():
                 if n >= 15:
                     too_long[node.name] = n
     assert not too_long, too_long
+
+
+def test_the_compiled_step_is_under_400_lines():
+    """Issue 15: tinygrad6/compile.py, tracing, code generation, memory plan and guards, stays under 400 lines."""
+    lines = len((ROOT / "tinygrad6/compile.py").read_text().splitlines())
+    assert lines < 400, lines

@@ -43,8 +43,8 @@ class Trace:
 
     def grad(self, leaf: Tensor, g: Tensor) -> None:
         if leaf._hooks:
-            raise CompileError(f"compile: tensor {_label(leaf)} has a hook; hooks do not run inside a compiled step. "
-                               f"Remove it (handle.remove()) or run the step eagerly")
+            raise CompileError(f"compile: the tensor of shape {leaf.shape} named {leaf.name!r} has a hook; hooks do "
+                               f"not run inside a compiled step. Remove it (handle.remove()) or run the step eagerly")
         set_grad(leaf, None)  # raises if leaf has a .grad (backward would add to it)
         self.events.append(("grad", leaf, g))
 
@@ -308,14 +308,10 @@ def _root(a: np.ndarray) -> np.ndarray:
 def set_grad(leaf: Tensor, g: np.ndarray | None) -> None:
     """leaf.grad = g (None: only check); CompileError if leaf has a gradient already (eager would add to it)."""
     if leaf.grad is not None:
-        raise CompileError(f"compile: tensor {_label(leaf)} already has a .grad, so backward would accumulate into "
-                           f"it; call optimizer.zero_grad() inside the step")
+        raise CompileError(f"compile: the tensor of shape {leaf.shape} named {leaf.name!r} already has a .grad, so "
+                           f"backward would accumulate into it; call optimizer.zero_grad() inside the step")
     if g is not None:
         leaf.grad = Tensor._wrap(g)
-
-
-def _label(t: Tensor) -> str:
-    return f"'{t.name}' of shape {t.shape}" if t.name else f"of shape {t.shape}"
 
 
 def _refuse_data_index(op, inputs: dict[int, str]) -> None:
@@ -342,11 +338,8 @@ class CompiledStep:
         self.programs: list[tuple[tuple, Program, Callable[[], bool]]] = []
         self.last: Program | None = None
         self.traces = 0  # how many times fn was traced
-        # the last trace, for `viz.draw(step)`: its loss and gradients (with their graph), the parameter each of
-        # those gradients goes to, and the optimizers whose step() it ran
-        self.traced: list[Tensor] = []
-        self.traced_params: list[Tensor] = []
-        self.traced_updates: list[Any] = []
+        # for viz.draw(step), from the last trace: loss and gradients, each gradient's parameter, optimizers stepped
+        self.traced, self.traced_params, self.traced_updates = [], [], []  # type: ignore[var-annotated]
 
     def __call__(self, *args: Any) -> Tensor | None:
         _refuse_anomaly()
@@ -359,9 +352,8 @@ class CompiledStep:
         program = Program(recorded, self.fn, args, result)
         self.programs = self.programs[len(self.programs) + 1 - self.cache_size:] + [(key, program, program.valid)]
         self.last, self.traces = program, self.traces + 1
-        grads = [e[1:] for e in recorded.events if e[0] == "grad"]
-        self.traced = [result] * (result is not None) + [g for _, g in grads]
-        self.traced_params = [p for p, _ in grads]
+        self.traced_params, grads = list(zip(*[e[1:] for e in recorded.events if e[0] == "grad"])) or ((), ())
+        self.traced = [result] * (result is not None) + list(grads)
         self.traced_updates = [e[1] for e in recorded.events if e[0] == "call" and e[2] == "step"]
         return None if result is None else Tensor._wrap(result._data)
 
@@ -373,8 +365,7 @@ class CompiledStep:
 
 
 def compile(fn: Callable, cache_size: int = 8) -> CompiledStep:  # noqa: A001  (named as torch.compile)
-    """`fn` (a training step: zero_grad, forward, loss.backward(), optimizer.step(), return the loss tensor) as a
-    `CompiledStep`: traced on the first call, replayed as generated numpy code after that."""
+    """A training step `fn` (zero_grad, forward, backward, opt.step(), return the loss) as a `CompiledStep`."""
     return CompiledStep(fn, cache_size)
 
 
