@@ -8,25 +8,16 @@ import re
 
 import numpy as np
 import pytest
+from test_compile import chapter_step
 from test_viz import dot_nodes_and_edges, needs_dot, parse_svg
 
 import tinygrad6
-import tinygrad6.functional as F
-from tinygrad6 import Tensor, nn, optim, viz
+from tinygrad6 import optim, viz
 
 
 def compiled_mlp(sizes=(6, [5], 3), n: int = 4, opt_class=optim.SGD):
     """A compiled MLP training step called once (traced) and once more (replayed); (step, model, optimizer)."""
-    model = nn.MLP(*sizes, rng=0)
-    opt = opt_class(model.parameters(), lr=0.1)
-
-    def train_step(x, t):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(Tensor(x)), t)
-        loss.backward()
-        opt.step()
-        return loss
-
+    model, opt, train_step = chapter_step(optimizer=opt_class, lr=0.1, sizes=sizes)
     step = tinygrad6.compile(train_step)
     rng = np.random.default_rng(0)
     for _ in range(2):
