@@ -128,12 +128,11 @@ class GradientSink:
 
     def finalize(self, t: Tensor, g: Tensor) -> Tensor:
         """The gradient g of t is complete: run t's hooks (one may replace g), then store g where it belongs."""
-        if t._hooks is None and t.creator is not None and self.found is None and not t._retains_grad:
-            return g  # an intermediate tensor: nothing to store
-        for hook in list(t._hooks.values()) if t._hooks else ():
-            replaced = hook(g)
-            if replaced is not None:
-                g = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+        if t._hooks:
+            for hook in list(t._hooks.values()):
+                replaced = hook(g)
+                if replaced is not None:
+                    g = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
         if self.found is not None:
             if id(t) in self.found:
                 self.found[id(t)] = g
