@@ -57,7 +57,6 @@ class Trace:
 
 def trace(fn: Callable, *args: Any) -> tuple[Trace, Any]:
     """Run `fn(*args)` once under trace mode; returns the trace and what fn returned."""
-    _refuse_anomaly()
     recorded = Trace()
     with modes._Mode(modes._tracing, recorded):
         return recorded, fn(*args)
@@ -342,7 +341,9 @@ class CompiledStep:
         self.traced, self.traced_params, self.traced_updates = [], [], []  # type: ignore[var-annotated]
 
     def __call__(self, *args: Any) -> Tensor | None:
-        _refuse_anomaly()
+        if modes._anomaly.get():  # its checks would not run in a replay
+            raise CompileError("compile: detect_anomaly() is on, and its checks do not run inside a compiled step; "
+                               "leave the detect_anomaly() block, or call the step function itself")
         key = (modes._grad_enabled.get(),) + tuple(_key(a) for a in args)
         for known, program, valid in self.programs:
             if known == key and valid():
@@ -367,12 +368,6 @@ class CompiledStep:
 def compile(fn: Callable, cache_size: int = 8) -> CompiledStep:  # noqa: A001  (named as torch.compile)
     """A training step `fn` (zero_grad, forward, backward, opt.step(), return the loss) as a `CompiledStep`."""
     return CompiledStep(fn, cache_size)
-
-
-def _refuse_anomaly() -> None:
-    if modes._anomaly.get():
-        raise CompileError("compile: detect_anomaly() is on, and its checks do not run inside a compiled step; "
-                           "leave the detect_anomaly() block, or call the step function itself")
 
 
 def _key(arg: Any) -> tuple:
