@@ -281,55 +281,6 @@ def test_the_cache_is_bounded():
     assert len(compiled.programs) == 2 and compiled.traces == 4
 
 
-# -- refused, with a message that says what to do ----------------------------------------------------------------------
-def test_compiling_under_detect_anomaly_is_refused():
-    _, _, step = chapter_step()
-    with modes.detect_anomaly(), pytest.raises(CompileError, match="detect_anomaly"):
-        compile(step)(*batches(1)[0])
-
-
-def test_compiling_with_a_hook_is_refused():
-    model, _, step = chapter_step()
-    model.linears[0].W.register_hook(lambda g: g * 2)
-    with pytest.raises(CompileError, match="hook"):
-        compile(step)(*batches(1)[0])
-
-
-def test_returning_a_number_is_refused():
-    _, _, step = chapter_step()
-    with pytest.raises(CompileError, match="return the loss tensor"):
-        compile(lambda x, t: step(x, t).item())(*batches(1)[0])
-
-
-def test_accumulating_gradients_is_refused():
-    model = nn.MLP(12, [10], 5, rng=0)
-
-    def train_step(x, t):  # no zero_grad: gradients would add up from step to step
-        loss = F.cross_entropy(model(Tensor(x)), t)
-        loss.backward()
-        return loss
-
-    compiled = compile(train_step)
-    compiled(*batches(1)[0])
-    with pytest.raises(CompileError, match="zero_grad"):  # replayed
-        compiled(*batches(1)[0])
-    with pytest.raises(CompileError, match="zero_grad"):  # traced
-        compiled(*batches(1, batch=3)[0])
-
-
-def test_indexing_with_the_labels_is_refused():
-    model = nn.MLP(12, [10], 5, rng=0)
-
-    def train_step(x, t):
-        logp = F.log_softmax(model(Tensor(x)))
-        loss = -logp[np.arange(len(t)), t].mean()
-        loss.backward()
-        return loss
-
-    with pytest.raises(CompileError, match="one_hot"):
-        compile(train_step)(*batches(1)[0])
-
-
 # -- where compiled steps are used -------------------------------------------------------------------------------------
 def test_trainer_compile_gives_the_eager_history_and_weights():
     from tinygrad6.train import Trainer

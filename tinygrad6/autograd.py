@@ -137,13 +137,11 @@ class GradientSink:
             if id(t) in self.found:
                 self.found[id(t)] = g
         elif t.creator is None or t._retains_grad:
-            trace = modes._tracing.get()
-            if trace is not None:
-                trace.grad(t, g)
             # .grad gets an array of its own (optimizers and users update it in place; g may be shared with other
             # tensors or be the caller's seed), except under create_graph, where it is the recorded tensor itself
             own = g if g.requires_grad else Tensor._wrap(np.array(g._data))
             t.grad = own if t.grad is None else t.grad + g
+            modes.observe("grad", t, g)
         return g
 
     def results(self) -> list[Tensor | None] | None:

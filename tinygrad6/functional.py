@@ -94,7 +94,7 @@ def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
     The labels pick their log-probabilities through a one-hot mask made by a recorded comparison
     (labels == 0..C-1), so the labels stay an input of the graph (a compiled step replays it on new labels)."""
     logits, targets = as_tensor(logits), as_tensor(targets)
-    t = targets.data
+    t = targets._data
     logp = log_softmax(logits, axis=-1)
     n = logits.shape[0]
     if t.ndim == logits.ndim:
@@ -107,7 +107,9 @@ def cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor:
                          f"logits' shape {logits.shape}; got shape {t.shape} dtype {t.dtype}")
     if t.size and (t.min() < 0 or t.max() >= logits.shape[-1]):
         raise ValueError(f"cross_entropy: labels must lie in 0..{logits.shape[-1] - 1}; got {t.min()}..{t.max()}")
-    one_hot = (targets.reshape(n, 1) == Tensor(np.arange(logits.shape[-1]), name="classes")).named("one_hot")
+    classes = Tensor(np.arange(logits.shape[-1]), name="classes")
+    classes._constant = True  # made from a shape only: a compiled step may keep it
+    one_hot = (targets.reshape(n, 1) == classes).named("one_hot")
     return (-logp.where(one_hot, 0.0).sum() / n).named("loss")
 
 

@@ -19,9 +19,17 @@ _retain_grads: ContextVar[bool] = ContextVar("retain_grads", default=False)
 _anomaly: ContextVar[bool] = ContextVar("detect_anomaly", default=False)
 _record_source: ContextVar[bool] = ContextVar("record_source", default=False)
 _scope: ContextVar[tuple[str, ...]] = ContextVar("scope", default=())
-# the Trace of `tinygrad6.compile` while it records a step (None otherwise): every op is linked into the graph, also
-# on tensors that do not require grad, and appended to the trace (see `Op.record`)
+# the Tracer of `tinygrad6.compile` while it records a step (None otherwise): every op is linked into the graph, also
+# on tensors that do not require grad, and the core reports to it through `observe` (the one hook point)
 _tracing: ContextVar = ContextVar("tracing", default=None)
+
+
+def observe(event: str, *args) -> None:
+    """Report `event` to the compiled step's tracer, if one is recording: "op", "grad", "module", "read", "write",
+    "value" (a tensor's values read as Python data) or "write_in_place" (see compile.Tracer)."""
+    trace = _tracing.get()
+    if trace is not None:
+        getattr(trace, event)(*args)
 
 Fn = TypeVar("Fn", bound=Callable)
 
@@ -56,7 +64,7 @@ def replayed(method: Fn) -> Fn:
     @functools.wraps(method)
     def wrapper(self):
         trace = _tracing.get()
-        return method(self) if trace is None else trace.call(self, method.__name__)
+        return method(self) if trace is None else trace.call(self, wrapper, method)
 
     return wrapper  # type: ignore[return-value]
 

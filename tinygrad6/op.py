@@ -99,9 +99,7 @@ class Op:
                 out.name = self.location.name
         if modes._retain_grads.get() and requires_grad:
             out._retains_grad = True
-        trace = modes._tracing.get()
-        if trace is not None:
-            trace.op(self, out)
+        modes.observe("op", self, out)
 
     # -- what backward reads --------------------------------------------------------------------------------
     def save(self, **values: Any) -> None:

@@ -73,10 +73,12 @@ class Tensor:
         a view made by an op (`reshape`, `transpose`, `T`, basic slicing) is seen too.
         Not seen: a write through the ndarray itself (`t.data[0] = 5`, `np.add(t.data, 1, out=t.data)`) or
         through an array the tensor was made from; write `t[0] = 5` instead."""
+        modes.observe("value", self, ".data")
         return self._data
 
     @data.setter
     def data(self, value: np.ndarray) -> None:
+        modes.observe("write_in_place", self, ".data = ...")
         value = np.asarray(value)
         if not same_memory(value, self._data):  # new memory: no longer an alias of the old array's other views
             self._stamp = None
@@ -85,6 +87,7 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         """Write into the values in place (counts as an in-place change, like assigning to `.data`)."""
+        modes.observe("write_in_place", self, "t[...] = ...")
         self._data[_plain_index(index)] = value._data if isinstance(value, Tensor) else value
         self._stamp_write()
 
@@ -127,6 +130,7 @@ class Tensor:
     # -- Python conversions, as in PyTorch: only a one-element tensor is a number or a truth value --------------
     def item(self, what: str = "item()") -> float:
         """The single value of a one-element tensor as a Python number."""
+        modes.observe("value", self, what)
         if self._data.size != 1:
             raise ValueError(f"{what}: tensor of shape {self.shape} has {self.size} elements, not 1: {what} of a "
                              f"tensor of shape {self.shape} is ambiguous; reduce it first (t.sum(), t.max()) or pick "
@@ -143,14 +147,15 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """np.asarray(t) gives the values (the same array as `.data` unless a dtype or copy=True asks otherwise)."""
+        modes.observe("value", self, "np.asarray()")
         return np.array(self._data, dtype=dtype, copy=True) if copy else self._data.astype(dtype or self.dtype,
                                                                                              copy=False)
 
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (the same array as `.data`, not a copy)."""
-        return self._data
+        return self.__array__()
 
-    def tolist(self) -> Any: return self._data.tolist()
+    def tolist(self) -> Any: return self.__array__().tolist()
 
     def named(self, name: str) -> Tensor:
         """Set `.name` (shown by repr, the graph, the trace and the step-through page) and return self:
@@ -171,9 +176,10 @@ class Tensor:
 
     def argmax(self, axis: int | None = None) -> np.ndarray:
         """Index of the largest value (not differentiable, so a plain numpy array)."""
-        return self._data.argmax(axis=axis)
+        return self.__array__().argmax(axis=axis)
 
     def __repr__(self) -> str:
+        modes.observe("value", self, "repr()")
         parts = [f"name={self.name!r}"] if self.name else []
         parts += [f"op={self.creator.name}"] if self.creator is not None else []
         parts += [f"shape={self.shape}", f"dtype={self.dtype}"] + (["requires_grad=True"] if self.requires_grad else [])
@@ -435,4 +441,4 @@ def _index_parts(entry) -> tuple:
 
 
 # The one import cycle: Tensor's methods run ops and backward, and ops and the backward loop make Tensors.
-from . import autograd, ops  # noqa: E402
+from . import autograd, modes, ops  # noqa: E402

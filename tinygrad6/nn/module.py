@@ -50,7 +50,7 @@ class Parameter(Tensor):
         if value is self._data:  # an in-place update (`p.data -= lr * g`, every optimizer) returns the same array
             self._stamp_write()
             return
-        value = value.data if isinstance(value, Tensor) else np.asarray(value)
+        value = value._data if isinstance(value, Tensor) else np.asarray(value)
         if value.shape != self.shape or value.dtype != self.dtype:
             label = f" '{self.name}'" if self.name else ""
             raise ValueError(f"Parameter{label}: cannot assign .data of shape {value.shape} dtype {value.dtype} to a "
@@ -78,9 +78,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs) -> Any:
-        trace = modes._tracing.get()
-        if trace is not None:
-            trace.module(self)
+        modes.observe("module", self)
         with scope(type(self).__name__):
             out = self.forward(*args, **kwargs)
         if modes._record_source.get():  # `h = layer(x)` in the user's code names the output h
@@ -140,17 +138,13 @@ class Module:
         """Buffer `name` as a leaf Tensor sharing its array, for use in forward (a compiled step reads the buffer's
         current value here on every call)."""
         t = Tensor(getattr(self, name))
-        trace = modes._tracing.get()
-        if trace is not None:
-            trace.read(self, name, t)
+        modes.observe("read", self, name, t)
         return t
 
     def set_buffer(self, name: str, value: Tensor) -> None:
         """Store the values of `value` as buffer `name` (a compiled step stores its new value here on every call)."""
-        setattr(self, name, value.data)
-        trace = modes._tracing.get()
-        if trace is not None:
-            trace.write(self, name, value)
+        setattr(self, name, value._data)
+        modes.observe("write", self, name, value)
 
     def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
         for prefix, module in self.named_modules():

@@ -1,0 +1,190 @@
+"""The state a training step can read or change, for the compiled step's checks (see compile.py):
+
+    state = StepState.scan({"model": model, "opt": opt, "x": x})   # everything reachable, each object once
+    before = state.snapshot()        # copies: restore(before) puts every value back, in the same objects
+    print(state.fingerprint())       # {path: token}: two fingerprints are equal when the states are, bit for bit
+
+Reached: tensors (values, .grad, requires_grad), arrays, modules, optimizers, dicts, lists and tuples, random
+generators, Python numbers and strings, other objects' attributes, and a module's globals named in `names`.
+Functions, classes and modules themselves are compared by identity."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import types
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), np.generic, np.dtype, range, slice)
+OPAQUE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type, types.CodeType, types.CellType)
+LIMIT = 50_000  # objects reached; past it the state is too large to check (the step then runs eagerly)
+
+
+class Names:
+    """The entries `keys` of a namespace dict (a function's globals, a module's attributes): what the step's code
+    can name there, without the rest of the module."""
+
+    def __init__(self, namespace: dict, keys: Iterable[str]) -> None:
+        self.namespace, self.keys = namespace, [k for k in dict.fromkeys(keys) if k in namespace]
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(k, self.namespace[k]) for k in self.keys if k in self.namespace]
+
+
+class TooLarge(Exception):
+    """The state reachable from the step is larger than LIMIT objects."""
+
+
+def token(value: Any) -> tuple:
+    """What identifies a value bit for bit: equal tokens, equal values (0.0 and -0.0, NaN payloads told apart)."""
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value).view(np.uint8) if value.size and value.dtype.kind != "O" else value
+        return ("array", value.dtype.str, value.shape, hashlib.blake2b(data).digest() if data.dtype.kind == "u"
+                else repr(value.tolist()))
+    if isinstance(value, np.generic):
+        return ("scalar", value.dtype.str, value.tobytes())
+    if isinstance(value, float):
+        return ("float", value.hex())
+    if isinstance(value, IMMUTABLE):
+        return (type(value).__name__, repr(value))
+    if isinstance(value, np.random.Generator):
+        return ("rng", repr(value.bit_generator.state))
+    return ("id", id(value))
+
+
+class StepState:
+    """Objects reachable from named roots, each with the path it was first reached by (`model.layers[0].W`)."""
+
+    def __init__(self) -> None:
+        self.paths: dict[int, str] = {}
+        self.objects: list[Any] = []  # in the order reached (so two scans of one structure line up)
+        self.names: set[str] = set()
+
+    @classmethod
+    def scan(cls, roots: dict[str, Any], names: Iterable[str] = ()) -> StepState:
+        state, names = cls(), set(names)
+        state.names = names
+        stack = list(reversed(roots.items()))
+        while stack:
+            path, value = stack.pop()
+            if isinstance(value, (*IMMUTABLE, *OPAQUE)) or _opaque(value) or id(value) in state.paths:
+                continue
+            if len(state.objects) >= LIMIT:
+                raise TooLarge(f"more than {LIMIT:,} objects reachable from the step")
+            state.paths[id(value)] = path
+            state.objects.append(value)
+            stack.extend(reversed(list(children(value, path, names))))
+        return state
+
+    def path(self, obj: Any) -> str | None:
+        return self.paths.get(id(obj))
+
+    def snapshot(self) -> list[tuple]:
+        """Copies of every value, and the global random generators' states."""
+        saved: list[tuple] = [("numpy.random", np.random.get_state()), ("random", random.getstate())]
+        for obj in self.objects:
+            if isinstance(obj, Tensor):
+                saved.append((obj, obj._data, obj.grad, obj.requires_grad))
+            elif isinstance(obj, np.ndarray):
+                saved.append((obj, obj.copy()))
+            elif isinstance(obj, np.random.Generator):
+                saved.append((obj, obj.bit_generator.state))
+            elif isinstance(obj, Names):
+                saved.append((obj, dict(obj.items())))
+            elif isinstance(obj, types.ModuleType):
+                saved.append((obj, {k: v for k, v in vars(obj).items() if k in self.names}))
+            elif isinstance(obj, list):
+                saved.append((obj, list(obj)))
+            elif isinstance(obj, dict):
+                saved.append((obj, dict(obj)))
+            elif _attributes(obj) is not None:
+                saved.append((obj, dict(_attributes(obj))))
+        return saved
+
+    @staticmethod
+    def restore(saved: list[tuple]) -> None:
+        """Put back every value `snapshot` copied, into the same objects."""
+        np.random.set_state(saved[0][1])
+        random.setstate(saved[1][1])
+        for obj, *values in saved[2:]:
+            if isinstance(obj, Tensor):
+                obj._data, obj.grad, obj.requires_grad = values
+            elif isinstance(obj, np.ndarray):
+                if obj.flags.writeable:
+                    np.copyto(obj, values[0])
+            elif isinstance(obj, np.random.Generator):
+                obj.bit_generator.state = values[0]
+            elif isinstance(obj, list):
+                obj[:] = values[0]
+            elif isinstance(obj, (Names, types.ModuleType)):
+                (obj.namespace if isinstance(obj, Names) else vars(obj)).update(values[0])
+            else:
+                d = obj if isinstance(obj, dict) else _attributes(obj)
+                d.clear()
+                d.update(values[0])
+
+    @staticmethod
+    def fingerprint(roots: dict[str, Any], names: Iterable[str] = ()) -> dict[str, tuple]:
+        """{path: token} of every value reachable from roots, and of the global random generators."""
+        found = {"numpy.random": token(np.random.get_state()[1]), "random": ("random", repr(random.getstate()))}
+        stack, seen = list(reversed(roots.items())), {}
+        while stack:
+            path, value = stack.pop()
+            if isinstance(value, (*IMMUTABLE, *OPAQUE)) or _opaque(value):
+                found[path] = token(value)
+                continue
+            if id(value) in seen:
+                found[path] = ("same as", seen[id(value)])
+                continue
+            seen[id(value)] = path
+            if isinstance(value, (np.ndarray, np.random.Generator)):
+                found[path] = token(value)
+                if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+                    stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value.ravel().tolist()))
+                continue
+            if len(seen) >= LIMIT:
+                raise TooLarge(f"more than {LIMIT:,} objects reachable from the step")
+            found[path] = (type(value).__name__,)
+            stack.extend(reversed(list(children(value, path, set(names)))))
+        return found
+
+
+def children(value: Any, path: str, names: set[str]) -> Iterable[tuple[str, Any]]:
+    """(path, value) of what `value` holds."""
+    if isinstance(value, Tensor):
+        yield f"{path}.data", value._data
+        yield f"{path}.grad", value.grad
+        yield f"{path}.requires_grad", value.requires_grad
+        yield f"{path}.hooks", len(value._hooks or ())
+    elif isinstance(value, (list, tuple)):
+        yield from ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    elif isinstance(value, dict):
+        yield from ((f"{path}[{k!r}]", v) for k, v in list(value.items()))
+    elif isinstance(value, Names):
+        yield from ((f"{path}.{k}", v) for k, v in value.items())
+    elif isinstance(value, types.ModuleType):  # a module: only the globals the step's code names
+        yield from ((f"{path}.{k}", v) for k, v in vars(value).items() if k in names)
+    elif isinstance(value, (np.ndarray, np.random.Generator)):
+        return
+    elif _attributes(value) is not None:
+        yield from ((f"{path}.{k}", v) for k, v in list(_attributes(value).items()))
+
+
+def _opaque(value: Any) -> bool:
+    """Objects compared by identity only, never entered (a compiled step itself: its counters are not state)."""
+    return getattr(type(value), "opaque_state", False)
+
+
+def _attributes(obj: Any) -> dict | None:
+    d = getattr(obj, "__dict__", None)
+    return d if isinstance(d, dict) and not isinstance(obj, (type, types.ModuleType)) else None
+
+
+def differences(a: dict[str, tuple], b: dict[str, tuple]) -> list[str]:
+    """The paths whose tokens differ between two fingerprints (present in one only included), in order."""
+    return [p for p in dict.fromkeys([*a, *b]) if a.get(p) != b.get(p)]
