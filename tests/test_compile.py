@@ -8,8 +8,8 @@ import pytest
 
 import tinygrad6
 import tinygrad6.functional as F
-from tinygrad6 import Tensor, modes, nn, optim
-from tinygrad6.compile import CompileError, compile, trace
+from tinygrad6 import Tensor, nn, optim
+from tinygrad6.compile import compile, trace
 
 OPTIMIZERS = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW"]
 
