@@ -3,7 +3,7 @@ bit for bit; or runs eagerly with a GraphBreakWarning; or, under fullgraph=True,
 changed. Each case builds two identical worlds from one seed, runs one eagerly and one compiled on the same batches,
 and compares everything after every call: the result, parameters and their .grad, optimizer state, buffers, Dropout
 masks, random generators, the user's own lists and counters. The comparison is written here, independently of
-tinygrad6.stepstate."""
+tinygrad6.compile.state."""
 
 from __future__ import annotations
 
@@ -534,10 +534,10 @@ def grammar_step(loss_name, extra):
             loss = loss * 0.5
         loss.backward()
         if extra == "grad.data clip":
-            for p in w.model.parameters():
+            for p in [p for p in w.model.parameters() if p.grad is not None]:
                 p.grad.data[...] = np.clip(p.grad.data, -0.05, 0.05)
         if extra == "grad clip assign":
-            for p in w.model.parameters():
+            for p in [p for p in w.model.parameters() if p.grad is not None]:
                 p.grad = p.grad.clip(-0.05, 0.05)
         w.opt.step()
         if extra == "two updates":

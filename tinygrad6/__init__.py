@@ -10,7 +10,7 @@
 from . import functional, init, nn, optim  # init, nn, optim: the floor above the core
 from . import functional as F
 from .autograd import BackwardStep, backward_steps, grad
-from .compile import CompileError, compile  # the compiled step, on the floor of nn and optim
+from .compile import CompileError, GraphBreakWarning, compile  # the compiled step, on the floor of nn and optim
 from .errors import AnomalyError, ShapeError
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, record_source, retain_grads, scope
@@ -43,7 +43,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'tinygrad6' has no attribute {name!r}")
 
 __all__ = [
-    "AnomalyError", "BackwardStep", "CompileError", "F", "GradcheckError", "Op", "ShapeError", "Tensor", "as_tensor",
+    "AnomalyError", "BackwardStep", "CompileError", "F", "GraphBreakWarning", "GradcheckError", "Op", "ShapeError",
+    "Tensor", "as_tensor",
     "backward_steps", "compile", "concatenate", "detect_anomaly", "enable_grad", "functional", "grad", "gradcheck",
     "gradgradcheck", "is_grad_enabled", "manual_seed", "maximum", "minimum", "no_grad", "numerical_grad", "ones",
     "ones_like", "record_source", "retain_grads", "scope", "stack", "tensor", "where", "zeros", "zeros_like",

@@ -19,14 +19,12 @@ _retain_grads: ContextVar[bool] = ContextVar("retain_grads", default=False)
 _anomaly: ContextVar[bool] = ContextVar("detect_anomaly", default=False)
 _record_source: ContextVar[bool] = ContextVar("record_source", default=False)
 _scope: ContextVar[tuple[str, ...]] = ContextVar("scope", default=())
-# the Tracer of `tinygrad6.compile` while it records a step (None otherwise): every op is linked into the graph, also
-# on tensors that do not require grad, and the core reports to it through `observe` (the one hook point)
+# the Tracer of `tinygrad6.compile` while it records a step (else None); the core reports to it through `observe`
 _tracing: ContextVar = ContextVar("tracing", default=None)
 
 
 def observe(event: str, *args) -> None:
-    """Report `event` to the compiled step's tracer, if one is recording: "op", "grad", "module", "read", "write",
-    "value" (a tensor's values read as Python data) or "write_in_place" (see compile.Tracer)."""
+    """Report `event` ("op", "grad", "value", "write_in_place"...) to the compiled step's tracer, if one records."""
     trace = _tracing.get()
     if trace is not None:
         getattr(trace, event)(*args)

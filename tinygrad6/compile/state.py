@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import random
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor
+from .. import locations
+from .. import random as tg_random
+from ..tensor import Tensor
 
 IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), np.generic, np.dtype, range, slice)
 OPAQUE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type, types.CodeType, types.CellType)
@@ -180,6 +182,18 @@ def _opaque(value: Any) -> bool:
     return getattr(type(value), "opaque_state", False)
 
 
+def _compiled(value: Any) -> bool:
+    """A CompiledStep (its `fn` is the step a trace goes through)."""
+    return _opaque(value) and hasattr(value, "fn")
+
+
+def root(a: np.ndarray) -> np.ndarray:
+    """The array that owns a's memory."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 def _attributes(obj: Any) -> dict | None:
     d = getattr(obj, "__dict__", None)
     return d if isinstance(d, dict) and not isinstance(obj, (type, types.ModuleType)) else None
@@ -188,3 +202,75 @@ def _attributes(obj: Any) -> dict | None:
 def differences(a: dict[str, tuple], b: dict[str, tuple]) -> list[str]:
     """The paths whose tokens differ between two fingerprints (present in one only included), in order."""
     return [p for p in dict.fromkeys([*a, *b]) if a.get(p) != b.get(p)]
+
+
+# -- what a step reaches: its roots, and the names its code can read ------------------------------------------
+def code_names(fn: Callable, roots: dict[str, Any]) -> set[str]:
+    """Every name (global, attribute) that the code of fn, of the functions it reaches and of their objects' classes
+    can load: the attributes and globals a trace may have read."""
+    names: set[str] = set()
+    seen: set[int] = set()
+    stack = [fn, *roots.values()]
+    while stack:
+        value = stack.pop()
+        if id(value) in seen or isinstance(value, IMMUTABLE):
+            continue
+        seen.add(id(value))
+        if _compiled(value):
+            stack.append(value.fn)
+        elif isinstance(value, types.MethodType):
+            stack += [value.__func__, value.__self__]
+        elif hasattr(value, "__code__"):
+            codes = [value.__code__]
+            while codes:
+                code = codes.pop()
+                names.update(code.co_names)
+                codes += [c for c in code.co_consts if hasattr(c, "co_names")]
+            stack += [c.cell_contents for c in getattr(value, "__closure__", None) or () if _filled(c)]
+        elif not isinstance(value, OPAQUE) and hasattr(type(value), "__mro__"):
+            for cls in type(value).__mro__[:-1]:  # the methods of an object's class: self.l2 read by self.loss
+                if cls.__module__ not in ("builtins", "numpy"):
+                    stack += [f for f in vars(cls).values() if hasattr(f, "__code__")]
+    return names
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+        return True
+    except ValueError:
+        return False
+
+
+def step_roots(fn: Callable, leaves: list, given: list[str], names: set[str]) -> dict[str, Any]:
+    """What a step can reach: its arguments, its object (a bound method), closure cells, the globals its code names
+    (also those of the functions and compiled steps it calls) and tinygrad6's default generator."""
+    roots: dict[str, Any] = dict(zip(given, leaves))
+    functions, seen = [("", fn)], set()
+    while functions:
+        prefix, f = functions.pop()
+        f = f.fn if _compiled(f) else f
+        if id(f) in seen or len(seen) > 100:
+            continue
+        seen.add(id(f))
+        if hasattr(f, "__self__"):
+            roots[prefix + "self"] = f.__self__
+        function = getattr(f, "__func__", f)
+        code = getattr(function, "__code__", None)
+        for var, cell in zip(code.co_freevars if code else (), getattr(function, "__closure__", None) or ()):
+            if _filled(cell):
+                roots[prefix + var] = cell.cell_contents
+        namespace = getattr(function, "__globals__", None)
+        if isinstance(namespace, dict):
+            roots.setdefault(f"globals of {function.__module__}", Names(namespace, sorted(names)))
+            functions += [(f"{k}.", v) for k, v in namespace.items() if k in names and _callee(v)]
+        functions += [(f"{k}.", v) for k, v in list(roots.items()) if _callee(v)]
+    roots["tinygrad6.random"] = Names(vars(tg_random), ["_generator"])
+    return roots
+
+
+def _callee(value: Any) -> bool:
+    """A compiled step, or a function or bound method of the user's code, that a step may call."""
+    code = getattr(getattr(value, "__func__", value), "__code__", None)
+    return _compiled(value) or (code is not None and locations._kind(code.co_filename) == "user")
+
