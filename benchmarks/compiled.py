@@ -11,6 +11,8 @@ from tinygrad6 import Tensor
 
 from .engine import EngineMLP
 
+MADE: list[CompiledMLP] = []  # every contender made, so a report can read its compiled step (breaks, verification)
+
 
 class CompiledMLP(EngineMLP):
     """EngineMLP with its step compiled: the same model, optimizer, Dropout generator and losses."""
@@ -19,6 +21,7 @@ class CompiledMLP(EngineMLP):
                  dropout: float = 0.0, seed: int = 0) -> None:
         super().__init__(params, dtype, batchnorm=batchnorm, dropout=dropout, seed=seed)
         self.compiled = tinygrad6.compile(self.train_step)
+        MADE.append(self)
 
     def train_step(self, x: np.ndarray, t: np.ndarray) -> Tensor:
         loss = F.cross_entropy(self.model(Tensor(x)), t)

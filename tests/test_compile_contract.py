@@ -580,3 +580,67 @@ def test_any_step_of_the_grammar_keeps_the_contract(loss, extra, change, optimiz
         except CompileError:
             assert_same(arrays_of(world, None), before)
             return
+
+
+# -- behaviours tested eagerly elsewhere, with a compiled twin --------------------------------------------------------
+def test_kinks_and_ties_replay_as_eager_computes_them():
+    W = Tensor(np.array([[1.0, -1.0], [0.0, 2.0]]), requires_grad=True)
+    opt = optim.SGD([W], lr=0.0)
+
+    def f(x):
+        opt.zero_grad()
+        h = Tensor(x) @ W
+        loss = (h.relu() + h.abs() + h.clip(-1.0, 1.0) + h.maximum(h * 1.0) + h.max(axis=1, keepdims=True)).sum()
+        loss.backward()
+        return loss
+
+    step = compile(f)
+    for x in (np.zeros((3, 2)), np.array([[1.0, 0.0], [0.0, -1.0], [1.0, 1.0]]), np.ones((3, 2))):
+        expected = f(x)
+        g = W.grad.data.copy()
+        got = step(x)
+        assert got.data.tobytes() == expected.data.tobytes() and W.grad.data.tobytes() == g.tobytes()
+    assert not step.breaks and step.replays == 2
+
+
+def test_leaf_gradients_are_separate_arrays_after_a_replay():
+    world = mlp_world(plain)()
+    step = compile(world.step)
+    for x, t in batches(3):
+        step(x, t)
+    grads = [p.grad.data for p in world.model.parameters()]
+    assert all(not np.shares_memory(a, b) for i, a in enumerate(grads) for b in grads[i + 1:])
+    assert not any(np.shares_memory(g, p.data) for g, p in zip(grads, world.model.parameters()))
+
+
+def test_a_new_dtype_traces_again_and_equals_eager():
+    data = [(x.astype(np.float32 if i % 2 else np.float64), t) for i, (x, t) in enumerate(batches(4))]
+    step, caught = run_twins(mlp_world(plain), data=data)
+    assert step.traces == 2 and not caught
+
+
+def test_non_finite_constants_replay():
+    def f(x):
+        y = Tensor(x)
+        return ((y * np.inf).maximum(0.0) + (y + np.nan) * 0.0 + y * -np.inf).sum()
+
+    step = compile(f)
+    for k in range(3):
+        x = np.array([1.0, -2.0, 0.5]) * (k + 1)
+        assert step(x).data.tobytes() == f(x).data.tobytes()
+    assert not step.breaks
+
+
+def test_keyword_arguments_are_keyed_and_passed():
+    def make():
+        world = mlp_world(plain)()
+        world.step = lambda x, t, scale=1.0: plain(world, Tensor(x) * scale, t)
+        return world
+
+    eager, other = make(), make()
+    step = compile(other.step)
+    for x, t in batches(3):
+        for kwargs in ({"t": t}, {"t": t, "scale": 0.5}):
+            expected = eager.step(x, **kwargs)
+            assert_same(arrays_of(other, step(x, **kwargs)), arrays_of(eager, expected))
+    assert not step.breaks and step.traces == 2

@@ -188,10 +188,10 @@ class Program:
         elif x.requires_grad:
             raise Unsupported(Break(f"a tensor {_shown(x)} made inside the step requires grad",
                                     fix="create it outside the step (or pass it as an argument)"))
-        elif (type(op) in (ops.Add, ops.Sub, ops.Mul, ops.Div) and a.ndim == 0 and x.dtype == np.float64
-              and np.isfinite(a) and all(y.dtype == np.float64 for y in inputs)
-              and any(id(y) in self.names or y is not x for y in inputs)):
-            return repr(float(a))  # a float64 scalar: the same value and dtype as a Python float here
+        elif (type(op) in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Compare) and a.ndim == 0
+              and x.dtype == np.float64 and np.isfinite(a) and all(y.dtype == np.float64 for y in inputs)
+              and any(y is not x and (y.creator is not None or y.ndim or id(y) in self.known) for y in inputs)):
+            return repr(float(a))  # a float64 scalar beside an array: the same value and dtype as a Python float
         elif a.ndim == 0:  # a scalar constant: one per value and dtype, told apart bit for bit (0.0 and -0.0)
             key = (a.dtype.str, a.tobytes())
             if key not in self.scalars:
@@ -206,6 +206,7 @@ class Program:
 
     def _generate(self, recorded: Tracer) -> None:
         grads = [e[2] for e in recorded.events if e[0] == "grad"]
+        grad_of = {id(g): e[1] for e in recorded.events if e[0] == "grad" for g in [e[2]]}  # gradient -> its leaf
         # a gradient is stored as a copy unless its array was fresh memory of one tensor (so on every replay too)
         held = Counter(a for a, _ in {(id(x._data), id(x)) for e in recorded.events if e[0] == "op"
                                       for x in (e[2], *e[1].inputs)})  # id(array) -> how many tensors hold it
@@ -214,7 +215,7 @@ class Program:
         for event in recorded.events:
             match event:
                 case ("op", op, out):
-                    self._op(op, out, recorded)
+                    self._op(op, out, grad_of.get(id(out)))
                 case ("read", module, attr, t):
                     self.lines.append((self._name(t, attr), _get(self._global(module), attr), [], False, None))
                 case ("write", module, attr, t):
@@ -233,8 +234,8 @@ class Program:
                     for t in self.reads:  # read parameters again after an update: it may rebind their arrays
                         self.names.pop(id(t), None)
 
-    def _op(self, op, out: Tensor, recorded: Tracer) -> None:
-        """The line computing `out`, op's output."""
+    def _op(self, op, out: Tensor, leaf: Tensor | None) -> None:
+        """The line computing `out`, op's output (the gradient of `leaf` when it is one)."""
         if out._hooks:
             raise Unsupported(Break(f"a hook is registered on the output of {op.name}", _where(op),
                                     "hooks do not run in a replay: remove it or run this step eagerly"))
@@ -268,7 +269,8 @@ class Program:
         elif text in self.computed:
             self.names[id(out)] = self.computed[text]  # the same expression again (x * x's two gradients)
             return
-        name = self._name(out, op.name)
+        name = self._name(out, op.name if leaf is None else
+                          "grad_" + self.names.get(id(leaf), identifier(leaf.name, "p")))
         self.computed[text], self.arrays[name] = name, out._data
         ufunc = (UFUNC[type(op)], args + ["0"] * (type(op) is ops.ReLU), text) if type(op) in UFUNC else None
         if type(op) is ops.Where and text.startswith(f"{args[1]} * "):  # numpy_text's a * cond, which may write into a

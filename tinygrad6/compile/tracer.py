@@ -95,6 +95,11 @@ class Tracer:
         if stored is not None and isinstance(stored.creator, ops.Add) and stored.creator.inputs[1] is g:
             accumulated = True  # `leaf.grad + g` (backward into an existing .grad): not an op of the program
             self.events = [e for e in self.events if not (e[0] == "op" and e[1] is stored.creator)]
+        old = stored.creator.inputs[0] if accumulated else None
+        if self.grads.get(id(leaf), (leaf, self.grads_before.get(id(leaf), leaf.grad)))[1] is not old:
+            self.broke(f"the .grad of the tensor {_shown(leaf)} was set by the step's own code before backward",
+                       "a replay would not set it again: call optimizer.zero_grad() in the step instead of "
+                       "assigning .grad")
         if leaf._hooks:
             self.broke(f"a hook is registered on the tensor {_shown(leaf)}", "hooks do not run in a replay: "
                        "remove it (handle.remove()) or run this step eagerly")
@@ -114,7 +119,7 @@ class Tracer:
             for p in obj.params:
                 expected = self.grads.get(id(p), (p, self.grads_before.get(id(p), p.grad)))[1]
                 if p.grad is not expected:
-                    self.broke(f"the .grad of {_shown(p)} was replaced or edited between backward() and step()",
+                    self.broke(f"the .grad of the tensor {_shown(p)} was replaced between backward() and step()",
                                "a replay stores the gradient backward computed: clip or change gradients in an "
                                "Optimizer subclass's gradient() method, or run this step eagerly")
                     break

@@ -2,6 +2,31 @@
 """The mutant list: (id, area, file, exact text (must occur once), replacement)."""
 
 M = [
+    # -- the compiled step (issue 20) ----------------------------------------------------------------------------
+    ("cse_across_effect", "compile", "tinygrad6/compile/program.py", "        self.computed.clear()\n", "        pass\n"),
+    ("params_not_reread", "compile", "tinygrad6/compile/program.py", "                        self.names.pop(id(t), None)", "                        pass"),
+    ("grad_not_copied", "compile", "tinygrad6/compile/program.py", "leaf.grad = Tensor._wrap(np.array(g) if copy else g)", "leaf.grad = Tensor._wrap(g)"),
+    ("compare_le_lt", "compile", "tinygrad6/compile/program.py", '"less_equal": "<="', '"less_equal": "<"'),
+    ("nonfinite_literal", "compile", "tinygrad6/compile/program.py", "return bool(np.isfinite(value))", "return True"),
+    ("identifier_unicode", "compile", "tinygrad6/compile/program.py", 're.sub(r"[^0-9A-Za-z_]+", "_"', 're.sub(r"\\W+", "_"'),
+    ("scope_comment_raw", "compile", "tinygrad6/compile/program.py", '"  # " + ascii("/".join(op.scope))', '"  # " + "/".join(op.scope)'),
+    ("no_constant_folding", "compile", "tinygrad6/compile/program.py", "if op.inputs and all(a in self.constants for a in args):", "if False:"),
+    ("key_no_alias", "compile", "tinygrad6/compile/tracer.py", "alias = roots.index(owner) if owner in roots else -1", "alias = -1"),
+    ("key_no_requires_grad", "compile", "tinygrad6/compile/tracer.py", "grad = value.requires_grad if isinstance(value, Tensor) else None", "grad = None"),
+    ("key_float_by_value", "compile", "tinygrad6/compile/tracer.py", "return (float, value.hex())", "return (float, value)"),
+    ("value_read_unseen", "compile", "tinygrad6/compile/tracer.py", "    def value(self, t: Tensor, what: str) -> None:\n", "    def value(self, t: Tensor, what: str) -> None:\n        return\n"),
+    ("ufunc_on_argument_unseen", "compile", "tinygrad6/compile/tracer.py", '        _report(f"numpy.{ufunc.__name__}")', "        pass"),
+    ("grad_set_unseen", "compile", "tinygrad6/compile/tracer.py", "leaf.grad)))[1] is not old:", "leaf.grad)))[1] is not old and False:"),
+    ("grad_replaced_unseen", "compile", "tinygrad6/compile/tracer.py", "                if p.grad is not expected:", "                if False:"),
+    ("module_attrs_unguarded", "compile", "tinygrad6/compile/guard.py", '            guard.entry(d, key, f"{path}.{key}")', "            pass"),
+    ("requires_grad_unguarded", "compile", "tinygrad6/compile/guard.py", 'f"{n}.requires_grad is {t.requires_grad} and not', 'f"not'),
+    ("same_by_equality", "compile", "tinygrad6/compile/guard.py", "return a is b or (type(a) is type(b) and repr(a) == repr(b))", "return a == b"),
+    ("seed_unguarded", "compile", "tinygrad6/compile/guard.py", "        if rng is tg_random._generator:", "        if False:"),
+    ("guard_ignored", "compile", "tinygrad6/compile/step.py", "                if entry.guard.check():", "                if True:"),
+    ("never_verified", "compile", "tinygrad6/compile/step.py", "if not entry.verified and (self.verify or entry.program.fresh)", "if False and (self.verify or entry.program.fresh)"),
+    ("effects_ignored", "compile", "tinygrad6/compile/step.py", "        if not changed:\n            return []", "        if True:\n            return []"),
+    ("restore_skips_arrays", "compile", "tinygrad6/compile/state.py", "                    np.copyto(obj, values[0])", "                    pass"),
+    ("token_float_equal", "compile", "tinygrad6/compile/state.py", 'return ("float", value.hex())', 'return ("float", value)'),
     # -- ops ----------------------------------------------------------------------------------------------------
     ("clip_low_strict", "ops", "tinygrad6/ops/select.py", "gy.where(x >= self.low, 0.0)", "gy.where(x > self.low, 0.0)"),
     ("clip_high_strict", "ops", "tinygrad6/ops/select.py", "gy.where(x <= self.high, 0.0)",
@@ -131,4 +156,5 @@ TESTS = {  # the test files each area's mutants run against
     "nn": ["test_nn", "test_init", "test_autograd", "test_chapter6_faithful", "test_train", "test_reference_formulas"],
     "viz": ["test_viz", "test_backprop_html", "test_viz_hardening", "test_stepper", "test_viz_explicit_grad"],
     "datasets": ["test_datasets", "test_train", "test_reference_formulas"],
+    "compile": ["test_compile", "test_compile_contract", "test_viz_compiled"],
 }
