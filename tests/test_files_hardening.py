@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad6 import datasets, nn
+from tinygrad6 import Tensor, datasets, experiments, files, nn, tour, viz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -417,3 +417,89 @@ def test_names_from_a_file_are_shown_escaped(tmp_path):
             small_model().load(path)
         message = str(info.value)
         assert "\x1b" not in message and "\x07" not in message and "owned" in message, message
+
+
+# -- issue 21: every file the experiments, the tour and the drawings write replaces a symlink, never follows it ----
+def fake_result(label: str) -> dict:
+    """What an experiment's run returns, as far as the tour's page reads it."""
+    return {"experiment": "optimizer_paths", "title": "Paths", "what": label, "summary": label, "settings": {},
+            "numbers": {}, "dataset": "none", "seed": 0, "seconds": 0.0, "files": ["optimizer_paths.png"]}
+
+
+@pytest.fixture
+def fake_tour(monkeypatch):
+    """The tour with one fake experiment (writes optimizer_paths.png holding its label) and no drawing; returns
+    run(out, label, fail=False), which raises KeyboardInterrupt after the figure when `fail`."""
+    module = experiments.get("optimizer_paths")
+
+    def run_tour(out: Path, label: str, fail: bool = False) -> None:
+        def run(data, out, seed=0, quick=False, verbose=True):
+            files.write_text(out / "optimizer_paths.png", label)
+            if fail:
+                raise KeyboardInterrupt  # Ctrl-C in the middle of the run
+            return fake_result(label)
+        monkeypatch.setattr(module, "run", run)
+        tour.run(out, only=["optimizer_paths"], verbose=False)
+
+    monkeypatch.setattr(tour, "render_batchnorm", lambda out, seed=0: {"files": [], "note": None})
+    return run_tour
+
+
+def test_an_interrupted_tour_never_leaves_the_old_page_beside_new_figures(tmp_path, fake_tour):
+    fake_tour(tmp_path, "first run")
+    assert "first run" in (tmp_path / "index.html").read_text() and (tmp_path / "tour.json").is_file()
+    with pytest.raises(KeyboardInterrupt):
+        fake_tour(tmp_path, "second run", fail=True)
+    assert (tmp_path / "optimizer_paths.png").read_text() == "second run"  # a new figure ...
+    page = (tmp_path / "index.html").read_text()
+    assert "first run" not in page and "has not finished" in page  # ... and no page of the old run
+    assert not (tmp_path / "tour.json").exists()
+    fake_tour(tmp_path, "third run")
+    page = (tmp_path / "index.html").read_text()
+    assert "third run" in page and "has not finished" not in page and (tmp_path / "tour.json").is_file()
+
+
+def symlinked(folder: Path, name: str) -> tuple[Path, Path]:
+    """`folder/name`, a symlink to a file `target` outside `folder` (which must stay untouched); returns both."""
+    target = folder.parent / f"{folder.name}-target-{name}"
+    target.write_text("precious")
+    folder.mkdir(exist_ok=True)
+    (folder / name).symlink_to(target)
+    return folder / name, target
+
+
+def assert_replaced(link: Path, target: Path) -> None:
+    assert not link.is_symlink() and link.is_file() and link.stat().st_size > 0
+    assert target.read_text() == "precious"
+    assert [n for n in os.listdir(link.parent) if n.endswith(".tmp")] == []
+
+
+def test_the_tour_replaces_symlinks_and_leaves_their_targets(tmp_path, fake_tour):
+    out = tmp_path / "tour"
+    links = [symlinked(out, name) for name in ("index.html", "tour.json", "optimizer_paths.png")]
+    fake_tour(out, "a run")
+    for link, target in links:
+        assert_replaced(link, target)
+
+
+def test_drawings_and_pages_replace_symlinks_and_leave_their_targets(tmp_path):
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (x * x).sum()
+    dot, dot_target = symlinked(tmp_path / "out", "graph.dot")
+    viz.render(loss, path=dot)
+    assert_replaced(dot, dot_target)
+    assert dot.read_text().startswith("digraph")
+    page, page_target = symlinked(tmp_path / "out", "page.html")
+    viz.Stepper("<p>the page</p>").save(page)
+    assert_replaced(page, page_target)
+
+
+def test_an_experiments_figure_and_numbers_replace_symlinks(tmp_path):
+    pytest.importorskip("matplotlib")
+    module = experiments.get("optimizer_paths")
+    links = [symlinked(tmp_path / "out", name) for name in ("optimizer_paths.png", "optimizer_paths.json")]
+    result = module.run(None, tmp_path / "out", quick=True, verbose=False)
+    assert result["files"] == ["optimizer_paths.png", "optimizer_paths.json"]
+    for link, target in links:
+        assert_replaced(link, target)
+    assert (tmp_path / "out" / "optimizer_paths.png").read_bytes().startswith(b"\x89PNG")

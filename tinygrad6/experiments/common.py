@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import datasets, nn, optim
+from .. import datasets, files, nn, optim
 from ..modes import no_grad
 from ..progress import progress_bar
 from ..tensor import Tensor
@@ -367,15 +367,16 @@ def caption(data: Data | None, quick: bool, without_data: str = "") -> str:
 
 
 def finish(module: ModuleType, out: Path, fig, result: dict[str, Any], started: float) -> dict[str, Any]:
-    """Write <out>/<NAME>.png and <out>/<NAME>.json; return the result with its file names, run time and
-    "what": `module.what(result)`, the text of what this run shows."""
+    """Write <out>/<NAME>.png and <out>/<NAME>.json (each through `files.replace_file`: complete or not at all, a
+    symlink there replaced, not followed); return the result with its file names, run time and "what":
+    `module.what(result)`, the text of what this run shows."""
     out.mkdir(parents=True, exist_ok=True)
     png, js = f"{module.NAME}.png", f"{module.NAME}.json"
-    fig.savefig(out / png, dpi=90)
+    files.replace_file(out / png, lambda f: fig.savefig(f, format="png", dpi=90))
     result = {"experiment": module.NAME, "title": module.TITLE, "what": "", **result,
               "seconds": round(time.perf_counter() - started, 2), "files": [png, js]}
     result["what"] = module.what(result)
-    (out / js).write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    files.write_text(out / js, json.dumps(result, indent=2, default=_json_default) + "\n")
     return result
 
 
