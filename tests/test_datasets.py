@@ -511,3 +511,17 @@ def test_mnist_test_split_of_the_real_files():
     assert x_train.shape == (8000, 784) and x_test.shape == (2000, 784)
     counts = np.bincount(t_test, minlength=10)
     assert counts.min() > 150  # every digit is well represented in the 2,000 test images
+
+
+@pytest.mark.parametrize("dims", [(1,) * 65, (0, 2**32 - 1, 2**32 - 1), (0,) * 255])
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_refuses_dimensions_no_array_can_have(tmp_path, dims, gz):
+    header = bytes([0, 0, 0x08, len(dims)]) + np.array(dims, dtype=">u4").tobytes()
+    payload = header + bytes(int(np.prod(dims, dtype=object)))  # the data it declares: 1 byte, or none
+    path = tmp_path / ("forged.gz" if gz else "forged")
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    with pytest.raises(ValueError) as info:
+        datasets.read_idx(path)
+    message = str(info.value)
+    assert message.startswith(f"read_idx: {path}: its header declares {len(dims)} dimensions"), message
+    assert "\n" not in message and len(message) < 400

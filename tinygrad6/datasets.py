@@ -87,7 +87,8 @@ def read_idx(path: str | os.PathLike, max_bytes: int = 1 << 28) -> np.ndarray:
     """The array stored in an IDX file (gzip-compressed or raw), e.g. (10000, 28, 28) uint8 for t10k-images.
 
     Checks the magic number (two zero bytes, a known dtype code, at least one dimension), that the header is
-    complete, and that the payload has exactly prod(dims) * itemsize bytes. The header is read first and only as
+    complete and declares a shape a numpy array can have (at most 64 dimensions, a size that fits), and that the
+    payload has exactly prod(dims) * itemsize bytes. The header is read first and only as
     many bytes as it declares are decompressed after it (one more byte is refused as trailing bytes): a header
     declaring more than `max_bytes` of data (default 256 MiB; MNIST's largest file holds 47 MB) or more than the
     file can hold (gzip expands at most GZIP_MAX_RATIO times) is refused before any data is read. Anything wrong
@@ -122,6 +123,11 @@ def _read_idx_stream(stream, path: Path, size: int, compressed: bool, max_bytes:
                          f"{4 + len(sizes)} bytes")
     dims = tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))
     dtype = IDX_DTYPES[code]
+    try:
+        np.broadcast_to(np.empty((), dtype), dims)  # a shape numpy can hold (at most 64 axes, a size that fits)
+    except ValueError as e:
+        raise ValueError(f"read_idx: {path}: its header declares {ndim} dimensions {_short(dims)}, which no numpy "
+                         f"array can have ({e}); not an IDX file tinygrad6 can read") from None
     expected = math.prod(dims) * dtype.itemsize  # Python ints: a forged header cannot overflow them
     need = f"dimensions {dims} of {dtype.name} need {expected} bytes of data"
     if expected > max_bytes:
@@ -143,6 +149,11 @@ def _read_idx_stream(stream, path: Path, size: int, compressed: bool, max_bytes:
     if stream.read(1):
         raise ValueError(f"read_idx: {path}: has trailing bytes: {need}, the file has more; not read further")
     return data.view(dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)  # native byte order
+
+
+def _short(dims: tuple[int, ...]) -> str:
+    """The dimensions as text, at most eight of them shown."""
+    return str(dims) if len(dims) <= 8 else f"({', '.join(map(str, dims[:8]))}, ...)"
 
 
 def _read_pair(root: Path, images_file: str, labels_file: str) -> tuple[np.ndarray, np.ndarray]:
