@@ -188,6 +188,7 @@ def test_mnist_test_split_shuffles_and_splits_the_test_set(tmp_path):
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     requests: list[str] = []
+    redirects: dict[str, str] = {}  # mode -> base URL that /mode/NAME redirects to
     stop = threading.Event()  # set when the test ends: the slow modes stop sending
     protocol_version = "HTTP/1.0"
 
@@ -207,6 +208,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if mode == "stall":  # connects, reads the request, then sends nothing at all
             self.stop.wait(30)
+            return
+        if mode in self.redirects:  # elsewhere: another scheme (ftp://, file://)
+            self.send_response(302)
+            self.send_header("Location", self.redirects[mode] + name)
+            self.end_headers()
             return
         if mode == "corrupt":
             body = body[:-5] + bytes(b ^ 0xFF for b in body[-5:])
@@ -525,3 +531,32 @@ def test_read_idx_refuses_dimensions_no_array_can_have(tmp_path, dims, gz):
     message = str(info.value)
     assert message.startswith(f"read_idx: {path}: its header declares {len(dims)} dimensions"), message
     assert "\n" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "file"])
+def test_a_redirect_to_another_scheme_is_refused_and_said(server, tmp_path, monkeypatch, scheme):
+    base, files, md5 = server
+    with socket.socket() as s:  # an ftp port nobody listens on; a file:// folder that holds the very files
+        s.bind(("127.0.0.1", 0))
+        elsewhere = {"ftp": f"ftp://127.0.0.1:{s.getsockname()[1]}/", "file": (tmp_path / "served").as_uri() + "/"}
+    monkeypatch.setitem(_Handler.redirects, "elsewhere", elsewhere[scheme])
+    root = tmp_path / "cache"
+    with pytest.raises(datasets.DownloadError) as info:
+        datasets.fetch(NAME, root, mirrors=[base + "elsewhere/"], md5=md5, timeout=5, progress=False)
+    message = str(info.value)
+    assert f"redirected to '{elsewhere[scheme]}{NAME}'" in message, message
+    assert "only http:// and https://" in message and "offline?" not in message and "\n" not in message
+    assert os.listdir(root) == []
+
+
+@pytest.mark.parametrize("mirror", ["file", "ftp://127.0.0.1:9/", "data:text/plain,"])
+def test_a_mirror_that_is_not_http_is_refused_unopened(tmp_path, mirror):
+    served = tmp_path / "served"
+    fake_mnist(served, n_train=30, n_test=10)
+    mirror = served.as_uri() + "/" if mirror == "file" else mirror  # a folder that holds the very file
+    root = tmp_path / "cache"
+    with pytest.raises(datasets.DownloadError) as info:
+        datasets.fetch(NAME, root, mirrors=[mirror], md5={}, timeout=5, progress=False)
+    message = str(info.value)
+    assert "only http:// and https:// URLs are downloaded" in message and "offline?" not in message, message
+    assert os.listdir(root) == []
