@@ -155,7 +155,7 @@ def test_the_search_command_line_takes_jobs(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         hyperparameter_search.main(["--jobs", "0", "--dataset", "digits", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
-    assert "argument --jobs: expected a positive integer, got 0" in capsys.readouterr().err
+    assert "argument --jobs: expected a positive integer up to 256, got 0" in capsys.readouterr().err
     hyperparameter_search.main(["--quick", "--dataset", "digits", "--out", str(tmp_path), "--quiet", "--jobs", "2",
                                 "--trials", "2", "--epochs", "1", "--best", "2"])
     r = json.loads((tmp_path / "hyperparameter_search.json").read_text())

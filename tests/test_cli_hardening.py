@@ -266,3 +266,51 @@ def test_the_command_lines_as_typed(argv, expected, tmp_path):
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert expected in result.stderr.strip().splitlines()[-1]
+
+
+# -- issue 21: sizes have upper bounds; an unusable path is one line ----------------------------------------------
+TOO_BIG = [
+    ("activation_histograms", "--units", "2000000"), ("activation_histograms", "--samples", "10000000000"),
+    ("activation_histograms", "--samples", "1e10"), ("activation_histograms", "--bins", "10000000000000"),
+    ("batchnorm_compare", "--hidden", "1000000"), ("dropout", "--layers", "100000"),
+    ("weight_decay", "--batch-size", "100000000"), ("optimizer_paths", "--steps", "10**9"),
+    ("hyperparameter_search", "--trials", "99999999"),
+]
+
+
+@pytest.mark.parametrize("name, option, bad", TOO_BIG)
+def test_a_size_too_big_is_one_error_line_naming_the_option(name, option, bad, capsys, monkeypatch):
+    module = experiments.get(name)
+    monkeypatch.setattr(common, "load_data", forbidden)
+    monkeypatch.setattr(module, "run", forbidden)  # nothing is allocated before the check
+    line = parse_error(module.main, [option, bad, "--dataset", "digits"], capsys)
+    assert f"error: argument {option}: expected a positive integer up to " in line and f"got {bad}" in line
+
+
+def test_sizes_that_only_clash_together_are_refused_before_running(capsys, monkeypatch):
+    module = experiments.get("activation_histograms")
+    monkeypatch.setattr(module, "run", forbidden)
+    line = parse_error(module.main, ["--samples", "100000", "--units", "1000", "--layers", "20"], capsys)
+    assert "--samples" in line and "2,000,000,000 activations" in line
+
+
+def test_every_size_bound_allows_the_chapters_values_and_is_in_the_help():
+    for name in experiments.NAMES:
+        module = experiments.get(name)
+        common.resolve_settings(module, False, {})  # the chapter's sizes pass every check
+        text = common.parser(module).format_help()
+        for key in set(module.DEFAULTS) & set(common.SIZE_LIMITS):
+            assert module.DEFAULTS[key] * 3 <= common.SIZE_LIMITS[key], (name, key)
+            assert f"at most {common.SIZE_LIMITS[key]:,}" in text, (name, key)
+    assert common.SIZE_LIMITS["n_train"] == 60_000  # all of MNIST
+
+
+@pytest.mark.parametrize("main", [experiments.get("dropout").main, tour.main], ids=["experiment", "tour"])
+@pytest.mark.parametrize("option, path", [("--out", "{tmp}/" + "a" * 300), ("--out", "{tmp}/" + "b/" * 2100),
+                                          ("--data", "{tmp}/" + "a" * 300)],
+                         ids=["out-long-name", "out-long-path", "data-long-name"])
+def test_an_unusable_path_is_one_error_line(main, option, path, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(common, "load_data", forbidden)
+    line = parse_error(main, [option, path.format(tmp=tmp_path), "--dataset", "digits"], capsys)
+    assert f"error: argument {option}: cannot use " in line and "as a folder: File name too long" in line, line
+    assert len(line) < 300

@@ -188,6 +188,7 @@ def test_mnist_test_split_shuffles_and_splits_the_test_set(tmp_path):
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     requests: list[str] = []
+    redirects: dict[str, str] = {}  # mode -> base URL that /mode/NAME redirects to
     stop = threading.Event()  # set when the test ends: the slow modes stop sending
     protocol_version = "HTTP/1.0"
 
@@ -207,6 +208,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if mode == "stall":  # connects, reads the request, then sends nothing at all
             self.stop.wait(30)
+            return
+        if mode in self.redirects:  # elsewhere: another scheme (ftp://, file://)
+            self.send_response(302)
+            self.send_header("Location", self.redirects[mode] + name)
+            self.end_headers()
             return
         if mode == "corrupt":
             body = body[:-5] + bytes(b ^ 0xFF for b in body[-5:])
@@ -511,3 +517,46 @@ def test_mnist_test_split_of_the_real_files():
     assert x_train.shape == (8000, 784) and x_test.shape == (2000, 784)
     counts = np.bincount(t_test, minlength=10)
     assert counts.min() > 150  # every digit is well represented in the 2,000 test images
+
+
+@pytest.mark.parametrize("dims", [(1,) * 65, (0, 2**32 - 1, 2**32 - 1), (0,) * 255])
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_refuses_dimensions_no_array_can_have(tmp_path, dims, gz):
+    header = bytes([0, 0, 0x08, len(dims)]) + np.array(dims, dtype=">u4").tobytes()
+    payload = header + bytes(int(np.prod(dims, dtype=object)))  # the data it declares: 1 byte, or none
+    path = tmp_path / ("forged.gz" if gz else "forged")
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    with pytest.raises(ValueError) as info:
+        datasets.read_idx(path)
+    message = str(info.value)
+    assert message.startswith(f"read_idx: {path}: its header declares {len(dims)} dimensions"), message
+    assert "\n" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "file"])
+def test_a_redirect_to_another_scheme_is_refused_and_said(server, tmp_path, monkeypatch, scheme):
+    base, files, md5 = server
+    with socket.socket() as s:  # an ftp port nobody listens on; a file:// folder that holds the very files
+        s.bind(("127.0.0.1", 0))
+        elsewhere = {"ftp": f"ftp://127.0.0.1:{s.getsockname()[1]}/", "file": (tmp_path / "served").as_uri() + "/"}
+    monkeypatch.setitem(_Handler.redirects, "elsewhere", elsewhere[scheme])
+    root = tmp_path / "cache"
+    with pytest.raises(datasets.DownloadError) as info:
+        datasets.fetch(NAME, root, mirrors=[base + "elsewhere/"], md5=md5, timeout=5, progress=False)
+    message = str(info.value)
+    assert f"redirected to '{elsewhere[scheme]}{NAME}'" in message, message
+    assert "only http:// and https://" in message and "offline?" not in message and "\n" not in message
+    assert os.listdir(root) == []
+
+
+@pytest.mark.parametrize("mirror", ["file", "ftp://127.0.0.1:9/", "data:text/plain,"])
+def test_a_mirror_that_is_not_http_is_refused_unopened(tmp_path, mirror):
+    served = tmp_path / "served"
+    fake_mnist(served, n_train=30, n_test=10)
+    mirror = served.as_uri() + "/" if mirror == "file" else mirror  # a folder that holds the very file
+    root = tmp_path / "cache"
+    with pytest.raises(datasets.DownloadError) as info:
+        datasets.fetch(NAME, root, mirrors=[mirror], md5={}, timeout=5, progress=False)
+    message = str(info.value)
+    assert "only http:// and https:// URLs are downloaded" in message and "offline?" not in message, message
+    assert os.listdir(root) == []

@@ -12,6 +12,8 @@ import gzip
 import io
 import os
 import stat
+import subprocess
+import sys
 import time
 import tracemalloc
 import zipfile
@@ -21,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad6 import datasets, nn
+from tinygrad6 import Tensor, datasets, experiments, files, nn, tour, viz
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BOMB = 256 << 20  # bytes a bomb decompresses to: far above the 50 MB memory bound
 MEMORY_BOUND = 50 << 20
@@ -310,3 +314,192 @@ def test_load_from_a_missing_folder_or_file_names_the_path(tmp_path):
     message = load_error(path, FileNotFoundError)
     assert str(tmp_path / "no") in message
     assert "no such file" in load_error(tmp_path / "model.npz", FileNotFoundError)
+
+
+# -- issue 21: save checks every key first; stale temporary files; damaged archives -------------------------------
+class Named(nn.Module):
+    """A module whose parameters are named by the given dict keys."""
+
+    def __init__(self, *keys: str) -> None:
+        super().__init__()
+        self.p = {key: nn.Parameter(np.full(2, float(i))) for i, key in enumerate(keys)}
+
+
+@pytest.mark.parametrize("keys, says", [
+    (("a\x00x", "a\x00y"), "'p.a\\x00x'"),  # zipfile cuts a member name at NUL: both would become 'p.a.npy'
+    (("a\x1b[2Jb",), "'p.a\\x1b[2Jb'"),  # a terminal escape
+    (("a\udc80",), "'p.a\\udc80'"),  # a lone surrogate, which UTF-8 cannot encode
+])
+def test_save_refuses_a_key_that_would_not_come_back_and_keeps_the_good_file(tmp_path, keys, says):
+    model, path = saved_model(tmp_path)
+    good = path.read_bytes()
+    with pytest.raises(ValueError) as info:
+        Named(*keys).save(path)
+    message = str(info.value)
+    assert str(path) in message and says in message and "\n" not in message and "\x1b" not in message, message
+    assert path.read_bytes() == good and os.listdir(tmp_path) == ["model.npz"]
+    small_model().load(path)
+
+
+def test_save_keeps_printable_unicode_keys(tmp_path):
+    Named("größe", "x y").save(tmp_path / "m.npz")
+    loaded = Named("größe", "x y")
+    for p in loaded.parameters():
+        p.data = np.zeros(2)
+    loaded.load(tmp_path / "m.npz")
+    assert [p.data[0] for p in loaded.parameters()] == [0.0, 1.0]
+
+
+def test_a_later_save_removes_the_temporary_file_of_a_killed_one(tmp_path):
+    # A save killed (SIGKILL) just before its rename, in another process, leaves its temporary file.
+    script = ("import os, signal, sys\nsys.path.insert(0, sys.argv[2])\nfrom tinygrad6 import nn\n"
+              "os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+              "nn.MLP(3, [4], 2, batchnorm=True, rng=0).save(sys.argv[1])\n")
+    killed = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.npz"), str(ROOT)], check=False)
+    assert killed.returncode == -9
+    (left,) = os.listdir(tmp_path)
+    assert left.startswith(".model.npz") and (tmp_path / left).stat().st_size > 0
+    other = tmp_path / "notes.tmp"
+    other.write_text("not ours")
+    small_model().save(tmp_path / "other.npz")  # any later save into the folder
+    assert sorted(os.listdir(tmp_path)) == ["notes.tmp", "other.npz"]
+
+
+def test_a_running_saves_temporary_file_is_left_alone(tmp_path):
+    mine = tmp_path / f".model.npz.tinygrad6-{os.getpid()}-0123abcd.tmp"  # this process is alive
+    mine.write_bytes(b"in progress")
+    small_model().save(tmp_path / "model.npz")
+    assert mine.read_bytes() == b"in progress"
+
+
+def damaged_copies(path: Path) -> dict[str, bytes]:
+    """One byte changed in each of several places of a saved archive, or its end cut off."""
+    data = path.read_bytes()
+    central = data.index(b"PK\x01\x02")  # the first entry of the directory at the end
+    first_data = data.index(b"\x93NUMPY") + 130  # inside the first member's array data
+    changes = {"version needed to extract (directory)": (central + 6, 0xFF),
+               "compression method (directory)": (central + 10, 99),
+               "flags: encrypted (directory)": (central + 8, data[central + 8] | 1),
+               "CRC-32 (directory)": (central + 16, data[central + 16] ^ 0xFF),
+               "array data": (first_data, data[first_data] ^ 0xFF)}
+    copies = {}
+    for what, (offset, value) in changes.items():
+        copy = bytearray(data)
+        copy[offset] = value
+        copies[what] = bytes(copy)
+    copies["truncated"] = data[: len(data) - 30]
+    return copies
+
+
+def test_every_damaged_archive_is_one_value_error_naming_the_file(tmp_path):
+    _, path = saved_model(tmp_path)
+    for what, data in damaged_copies(path).items():
+        damaged = tmp_path / "damaged.npz"
+        damaged.write_bytes(data)
+        model = small_model()
+        before = model.state_dict()
+        with pytest.raises(ValueError) as info:
+            model.load(damaged)
+        message = str(info.value)
+        assert str(damaged) in message and "\n" not in message, f"{what}: {message}"
+        assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items()), what
+
+
+def test_names_from_a_file_are_shown_escaped(tmp_path):
+    escape = "\x1b]0;owned\x07\x1b[2J"
+    twice, once = tmp_path / "twice.npz", tmp_path / "once.npz"
+    add_member(twice, escape + ".npy", npy_bytes(np.zeros(2)))
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        add_member(twice, escape + ".npy", npy_bytes(np.zeros(2)))
+    add_member(once, escape + ".npy", npy_bytes(np.zeros(2)))
+    for path, kind in ((twice, ValueError), (once, KeyError)):  # two arrays of one name; an unexpected name
+        with pytest.raises(kind) as info:
+            small_model().load(path)
+        message = str(info.value)
+        assert "\x1b" not in message and "\x07" not in message and "owned" in message, message
+
+
+# -- issue 21: every file the experiments, the tour and the drawings write replaces a symlink, never follows it ----
+def fake_result(label: str) -> dict:
+    """What an experiment's run returns, as far as the tour's page reads it."""
+    return {"experiment": "optimizer_paths", "title": "Paths", "what": label, "summary": label, "settings": {},
+            "numbers": {}, "dataset": "none", "seed": 0, "seconds": 0.0, "files": ["optimizer_paths.png"]}
+
+
+@pytest.fixture
+def fake_tour(monkeypatch):
+    """The tour with one fake experiment (writes optimizer_paths.png holding its label) and no drawing; returns
+    run(out, label, fail=False), which raises KeyboardInterrupt after the figure when `fail`."""
+    module = experiments.get("optimizer_paths")
+
+    def run_tour(out: Path, label: str, fail: bool = False) -> None:
+        def run(data, out, seed=0, quick=False, verbose=True):
+            files.write_text(out / "optimizer_paths.png", label)
+            if fail:
+                raise KeyboardInterrupt  # Ctrl-C in the middle of the run
+            return fake_result(label)
+        monkeypatch.setattr(module, "run", run)
+        tour.run(out, only=["optimizer_paths"], verbose=False)
+
+    monkeypatch.setattr(tour, "render_batchnorm", lambda out, seed=0: {"files": [], "note": None})
+    return run_tour
+
+
+def test_an_interrupted_tour_never_leaves_the_old_page_beside_new_figures(tmp_path, fake_tour):
+    fake_tour(tmp_path, "first run")
+    assert "first run" in (tmp_path / "index.html").read_text() and (tmp_path / "tour.json").is_file()
+    with pytest.raises(KeyboardInterrupt):
+        fake_tour(tmp_path, "second run", fail=True)
+    assert (tmp_path / "optimizer_paths.png").read_text() == "second run"  # a new figure ...
+    page = (tmp_path / "index.html").read_text()
+    assert "first run" not in page and "has not finished" in page  # ... and no page of the old run
+    assert not (tmp_path / "tour.json").exists()
+    fake_tour(tmp_path, "third run")
+    page = (tmp_path / "index.html").read_text()
+    assert "third run" in page and "has not finished" not in page and (tmp_path / "tour.json").is_file()
+
+
+def symlinked(folder: Path, name: str) -> tuple[Path, Path]:
+    """`folder/name`, a symlink to a file `target` outside `folder` (which must stay untouched); returns both."""
+    target = folder.parent / f"{folder.name}-target-{name}"
+    target.write_text("precious")
+    folder.mkdir(exist_ok=True)
+    (folder / name).symlink_to(target)
+    return folder / name, target
+
+
+def assert_replaced(link: Path, target: Path) -> None:
+    assert not link.is_symlink() and link.is_file() and link.stat().st_size > 0
+    assert target.read_text() == "precious"
+    assert [n for n in os.listdir(link.parent) if n.endswith(".tmp")] == []
+
+
+def test_the_tour_replaces_symlinks_and_leaves_their_targets(tmp_path, fake_tour):
+    out = tmp_path / "tour"
+    links = [symlinked(out, name) for name in ("index.html", "tour.json", "optimizer_paths.png")]
+    fake_tour(out, "a run")
+    for link, target in links:
+        assert_replaced(link, target)
+
+
+def test_drawings_and_pages_replace_symlinks_and_leave_their_targets(tmp_path):
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (x * x).sum()
+    dot, dot_target = symlinked(tmp_path / "out", "graph.dot")
+    viz.render(loss, path=dot)
+    assert_replaced(dot, dot_target)
+    assert dot.read_text().startswith("digraph")
+    page, page_target = symlinked(tmp_path / "out", "page.html")
+    viz.Stepper("<p>the page</p>").save(page)
+    assert_replaced(page, page_target)
+
+
+def test_an_experiments_figure_and_numbers_replace_symlinks(tmp_path):
+    pytest.importorskip("matplotlib")
+    module = experiments.get("optimizer_paths")
+    links = [symlinked(tmp_path / "out", name) for name in ("optimizer_paths.png", "optimizer_paths.json")]
+    result = module.run(None, tmp_path / "out", quick=True, verbose=False)
+    assert result["files"] == ["optimizer_paths.png", "optimizer_paths.json"]
+    for link, target in links:
+        assert_replaced(link, target)
+    assert (tmp_path / "out" / "optimizer_paths.png").read_bytes().startswith(b"\x89PNG")

@@ -13,7 +13,7 @@ fetched over HTTPS from `mnist(mirror=...)`, else `$TINYGRAD6_MNIST_MIRROR`, els
 order), within a deadline and no longer than their published sizes (`SIZES`), checked against the published MD5
 sums in `MD5`, written to a temporary file and renamed only once complete and verified. Files already there are
 parsed with `read_idx`, which checks their structure and decompresses no more than their header declares (nothing
-is ever unpickled).
+is ever unpickled). Only http:// and https:// URLs are downloaded, also after a redirect.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import socket
 import tempfile
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from collections.abc import Iterator
@@ -79,6 +80,10 @@ class DownloadError(OSError):
     """No mirror gave a complete, verified copy of a file (offline, server error, or wrong contents)."""
 
 
+class NotHTTPError(ValueError):
+    """A mirror, or a redirect from one, names a URL that is not http:// or https:// (ftp://, file://, data:...)."""
+
+
 # -- reading ------------------------------------------------------------------------------------------------------
 GZIP_MAX_RATIO = 1032  # deflate, gzip's compression, turns n bytes into at most 1032 * n (258-byte matches, 2 bits)
 
@@ -87,7 +92,8 @@ def read_idx(path: str | os.PathLike, max_bytes: int = 1 << 28) -> np.ndarray:
     """The array stored in an IDX file (gzip-compressed or raw), e.g. (10000, 28, 28) uint8 for t10k-images.
 
     Checks the magic number (two zero bytes, a known dtype code, at least one dimension), that the header is
-    complete, and that the payload has exactly prod(dims) * itemsize bytes. The header is read first and only as
+    complete and declares a shape a numpy array can have (at most 64 dimensions, a size that fits), and that the
+    payload has exactly prod(dims) * itemsize bytes. The header is read first and only as
     many bytes as it declares are decompressed after it (one more byte is refused as trailing bytes): a header
     declaring more than `max_bytes` of data (default 256 MiB; MNIST's largest file holds 47 MB) or more than the
     file can hold (gzip expands at most GZIP_MAX_RATIO times) is refused before any data is read. Anything wrong
@@ -122,6 +128,11 @@ def _read_idx_stream(stream, path: Path, size: int, compressed: bool, max_bytes:
                          f"{4 + len(sizes)} bytes")
     dims = tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))
     dtype = IDX_DTYPES[code]
+    try:
+        np.broadcast_to(np.empty((), dtype), dims)  # a shape numpy can hold (at most 64 axes, a size that fits)
+    except ValueError as e:
+        raise ValueError(f"read_idx: {path}: its header declares {ndim} dimensions {_short(dims)}, which no numpy "
+                         f"array can have ({e}); not an IDX file tinygrad6 can read") from None
     expected = math.prod(dims) * dtype.itemsize  # Python ints: a forged header cannot overflow them
     need = f"dimensions {dims} of {dtype.name} need {expected} bytes of data"
     if expected > max_bytes:
@@ -143,6 +154,11 @@ def _read_idx_stream(stream, path: Path, size: int, compressed: bool, max_bytes:
     if stream.read(1):
         raise ValueError(f"read_idx: {path}: has trailing bytes: {need}, the file has more; not read further")
     return data.view(dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)  # native byte order
+
+
+def _short(dims: tuple[int, ...]) -> str:
+    """The dimensions as text, at most eight of them shown."""
+    return str(dims) if len(dims) <= 8 else f"({', '.join(map(str, dims[:8]))}, ...)"
 
 
 def _read_pair(root: Path, images_file: str, labels_file: str) -> tuple[np.ndarray, np.ndarray]:
@@ -252,7 +268,9 @@ def fetch(name: str, root: str | os.PathLike, mirrors: list[str] | None = None, 
     timeout: seconds to wait for a connection, or for any bytes on it. deadline: seconds one attempt (one
     mirror) may take in all, headers and body, however steadily a slow server trickles. max_bytes: the most a
     download may grow to, default SIZES[name] (else 64 MiB): a longer one is cut off. The DownloadError lists
-    every mirror's failure and starts with "offline?" only when no mirror could be connected to."""
+    every mirror's failure and starts with "offline?" only when no mirror could be connected to. Only http:// and
+    https:// URLs are followed, also after redirects: any other (ftp://, file://, data:) is that mirror's failure
+    (NotHTTPError), never opened."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     mirrors = MIRRORS if mirrors is None else mirrors
@@ -271,7 +289,7 @@ def fetch(name: str, root: str | os.PathLike, mirrors: list[str] | None = None, 
                 elif watchdog.connected and isinstance(reason, TimeoutError):
                     reason = f"connected, then the server sent nothing for {timeout:g} s (stalled)"
                 failures.append(f"{url}: {reason}")
-                unreachable.append(not watchdog.connected)
+                unreachable.append(not watchdog.connected and not isinstance(e, NotHTTPError))
     lead = "offline? " if unreachable and all(unreachable) else ""
     raise DownloadError(f"mnist: {lead}could not download {name} into {root} ({'; '.join(failures)}); put the MNIST "
                         f".gz files there yourself, set $TINYGRAD6_DATA to a folder that has them, or use another "
@@ -281,6 +299,7 @@ def fetch(name: str, root: str | os.PathLike, mirrors: list[str] | None = None, 
 def _download(url: str, dest: Path, expected_md5: str | None, max_bytes: int, timeout: float, progress: bool,
               watchdog: _Watchdog) -> Path:
     """One attempt: stream `url` into a temporary file beside `dest`, check length and MD5, rename."""
+    _require_http(url)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
         digest = hashlib.md5()
@@ -333,8 +352,13 @@ class _Watchdog:
         self._timer.cancel()
 
     def open(self, url: str, timeout: float):
-        """urllib.request.urlopen(url, timeout=timeout) through connections this watchdog watches."""
-        opener = urllib.request.build_opener(_WatchedHandler(self))
+        """urllib.request.urlopen(url, timeout=timeout) through connections this watchdog watches, for http and
+        https only (urllib's ftp, file and data handlers are left out; a redirect elsewhere is refused)."""
+        opener = urllib.request.OpenerDirector()
+        for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _WatchedHandler(self),
+                        urllib.request.HTTPDefaultErrorHandler(), _HTTPOnlyRedirects(),
+                        urllib.request.HTTPErrorProcessor()):
+            opener.add_handler(handler)
         return opener.open(url, timeout=timeout)
 
     def watch(self, sock: socket.socket) -> None:
@@ -385,6 +409,28 @@ class _WatchedHandler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
 
     def https_open(self, req):
         return self.do_open(_WatchedHTTPSConnection, req, watchdog=self.watchdog)
+
+
+class _HTTPOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, but only to http:// and https:// URLs (NotHTTPError otherwise)."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        target = urllib.parse.urljoin(req.full_url, headers.get("location") or headers.get("uri") or "")
+        try:
+            _require_http(target, redirected=True)
+        except NotHTTPError:
+            fp.close()
+            raise
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _require_http(url: str, redirected: bool = False) -> None:
+    """Raise NotHTTPError unless `url` is an http:// or https:// URL."""
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        what = f"the server redirected to {url[:200]!r}, which is" if redirected else "this is"
+        raise NotHTTPError(f"{what} not a web address: only http:// and https:// URLs are downloaded")
 
 
 # -- scikit-learn's digits ----------------------------------------------------------------------------------------

@@ -10,6 +10,11 @@ experiments of `tinygrad6.experiments` (numbered 1 to 8 in the progress lines an
 <out>/index.html: every figure with its numbers and what it shows, a text each experiment writes from its own run's
 numbers (`what` in each experiment module). Offline it uses MNIST when it is already on disk, else scikit-learn's
 8x8 digits.
+
+A folder the tour writes holds one complete run or says it does not: a run first removes tour.json and replaces
+index.html by a page saying the run has not finished, and writes tour.json and the real index.html only at its end
+(every file through `files.replace_file`). So an interrupted run never leaves the previous run's page beside its
+own figures.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import experiments, nn
+from . import experiments, files, nn
 from .experiments import common
 from .modes import record_source
 from .tensor import Tensor
@@ -82,6 +88,7 @@ def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str
     `eager` (the same numbers)."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    mark_unfinished(out)
     names = list(only) if only else list(experiments.NAMES)
     say = print if verbose else (lambda *a, **k: None)
     mode = "full (the chapter's sizes)" if full else "quick (--full for the chapter's sizes)"
@@ -105,14 +112,30 @@ def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str
             results.append(result)
             say(f"      done in {result['seconds']:.1f} s: {result['summary']}")
     seconds = time.perf_counter() - started
-    index = out / "index.html"
-    index.write_text(page(batchnorm, results, data, full, seconds))
-    (out / "tour.json").write_text(json.dumps({"full": full, "seconds": round(seconds, 1),
-                                               "dataset": data.caption if data else None,
-                                               "experiments": {r["experiment"]: r["summary"] for r in results}},
-                                              indent=2) + "\n")
+    files.write_text(out / "tour.json", json.dumps({"full": full, "seconds": round(seconds, 1),
+                                                    "dataset": data.caption if data else None,
+                                                    "experiments": {r["experiment"]: r["summary"] for r in results}},
+                                                   indent=2) + "\n")
+    index = files.write_text(out / "index.html", page(batchnorm, results, data, full, seconds))  # last
     say(f"finished in {seconds:.0f} s: open {index}")
     return index
+
+
+def mark_unfinished(out: Path) -> None:
+    """Make `out` say that a run is under way: remove the previous run's tour.json, then replace its index.html by
+    UNFINISHED_PAGE (the end of the run replaces it by the tour's page)."""
+    (out / "tour.json").unlink(missing_ok=True)
+    when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    files.write_text(out / "index.html", UNFINISHED_PAGE.format(when=when, out=html.escape(str(out))))
+
+
+UNFINISHED_PAGE = """<!doctype html><html><head><meta charset='utf-8'><title>tinygrad6 tour: not finished</title></head>
+<body><h1>This tour has not finished</h1><p>A tour run into {out} started at {when} and has not finished: it is
+still running, or it was interrupted. The figures in this folder may come from different runs. The run replaces
+this page by the tour's page when it completes; to make one, run <code>python -m tinygrad6.tour --out {out}</code>
+again.</p></body></html>
+"""
+"""index.html while a run is under way (or after it was interrupted): {when} and {out} are filled in."""
 
 
 # -- the page -----------------------------------------------------------------------------------------------------

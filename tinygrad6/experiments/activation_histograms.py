@@ -29,6 +29,20 @@ NEEDS_DATA = False
 DEFAULTS: dict[str, Any] = {"samples": 1000, "units": 100, "layers": 5, "bins": 30}
 QUICK: dict[str, Any] = {}  # a few small matrix products: the quick run is the full one
 
+MAX_VALUES = 20_000_000
+"""The most activations one row of the figure holds (samples x units x layers floats, 160 MB; the chapter's:
+500,000)."""
+
+
+def check(settings: dict[str, Any]) -> None:
+    """Settings that only clash together: samples x units x layers activations must fit in MAX_VALUES."""
+    values = settings["samples"] * settings["units"] * settings["layers"]
+    if values > MAX_VALUES:
+        raise ValueError(f"samples x units x layers = {settings['samples']} x {settings['units']} x "
+                         f"{settings['layers']} = {values:,} activations, more than {MAX_VALUES:,} "
+                         f"({MAX_VALUES * 8 >> 20} MiB); lower --samples, --units or --layers")
+
+
 INITS = {"std=1": 1.0, "std=0.01": 0.01, "Xavier": "xavier", "He": "he"}  # label -> `weight_init` argument
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 1.0)}

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import datasets, nn, optim
+from .. import datasets, files, nn, optim
 from ..modes import no_grad
 from ..progress import progress_bar
 from ..tensor import Tensor
@@ -115,12 +115,25 @@ nonnegative_float = _number(float, lambda v: 0 <= v < math.inf, "a finite number
 finite_float = _number(float, math.isfinite, "a finite number")
 decimal_exponent = _number(float, lambda v: -300 <= v <= 300, "an exponent of 10 between -300 and 300")
 
+
+def at_most(limit: int) -> Callable[[str], int]:
+    """An argparse type: a positive integer no larger than `limit`."""
+    return _number(int, lambda v: 0 < v <= limit, f"a positive integer up to {limit:,}")
+
+
+SIZE_LIMITS: dict[str, int] = {
+    "n_train": 60_000,  # MNIST's training set (the chapter: 300 to 1,000); more would be clipped to it anyway
+    "epochs": 10_000, "iters": 100_000, "steps": 10_000,  # the chapter: 301 epochs, 2,000 iterations, 30 steps
+    "batch_size": 10_000, "hidden": 1_000, "units": 1_000, "layers": 20,  # the chapter: 100 or 128, 100, 4 to 6
+    "samples": 100_000, "bins": 1_000, "scales": 100,  # the chapter: 1,000 samples, 30 bins, 16 scales
+    "trials": 1_000, "best": 1_000,  # the chapter: 100 trials, the best 20 shown
+}
+"""The largest value of every size and count setting: at least three times the chapter's (the whole of MNIST for
+n_train), and small enough that a typo (--units 2000000) is refused at once instead of running out of memory."""
+
 SETTING_TYPES: dict[str, Callable[[str], Any]] = {
-    # sizes and counts
-    "n_train": positive_int, "epochs": positive_int, "iters": positive_int, "steps": positive_int,
-    "batch_size": positive_int, "hidden": positive_int, "layers": positive_int, "units": positive_int,
-    "samples": positive_int, "bins": positive_int, "scales": positive_int, "trials": positive_int,
-    "best": positive_int,
+    # sizes and counts, each with its upper bound
+    **{key: at_most(limit) for key, limit in SIZE_LIMITS.items()},
     # learning rates, weight decay, initial weights, Dropout
     "lr": positive_float, "lr_sgd": positive_float, "lr_momentum": positive_float, "lr_adagrad": positive_float,
     "lr_adam": positive_float, "lam": nonnegative_float, "std": positive_float, "p": probability,
@@ -133,6 +146,20 @@ SETTING_TYPES: dict[str, Callable[[str], Any]] = {
 """The type of every experiment setting, by name: a name means the same thing in every experiment."""
 
 
+def _usable_path(check: Callable[[str], Path]) -> Callable[[str], Path]:
+    """An argparse path type whose system errors (a name too long, a NUL, a loop of links) are one argparse line."""
+    def checked(text: str) -> Path:
+        try:
+            return check(text)
+        except (OSError, ValueError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise argparse.ArgumentTypeError(f"cannot use {text[:80]!r}{'...' if len(text) > 80 else ''} as a "
+                                             f"folder: {why}") from None
+    checked.__doc__ = check.__doc__
+    return checked
+
+
+@_usable_path
 def output_folder(text: str) -> Path:
     """argparse type: a folder that exists or can be made, and can be written (nothing is created here)."""
     path = Path(text)
@@ -148,6 +175,7 @@ def output_folder(text: str) -> Path:
     return path
 
 
+@_usable_path
 def mnist_folder(text: str) -> Path:
     """argparse type: a folder holding MNIST IDX files (all four, or the two test-set files)."""
     path = Path(text).expanduser()
@@ -192,8 +220,9 @@ def parser(module: ModuleType) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a small, fast version (for CI and a first look)")
     for key, value in module.DEFAULTS.items():
         quick = module.QUICK.get(key)
+        limit = f"; at most {SIZE_LIMITS[key]:,}" if key in SIZE_LIMITS else ""
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=SETTING_TYPES[key], default=None,
-                       help=f"default {value}" + (f" (--quick: {quick})" if quick is not None else ""))
+                       help=f"default {value}" + (f" (--quick: {quick})" if quick is not None else "") + limit)
     for key, (kind, text) in run_options(module).items():
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, default=None, help=text)
     return p
@@ -367,15 +396,16 @@ def caption(data: Data | None, quick: bool, without_data: str = "") -> str:
 
 
 def finish(module: ModuleType, out: Path, fig, result: dict[str, Any], started: float) -> dict[str, Any]:
-    """Write <out>/<NAME>.png and <out>/<NAME>.json; return the result with its file names, run time and
-    "what": `module.what(result)`, the text of what this run shows."""
+    """Write <out>/<NAME>.png and <out>/<NAME>.json (each through `files.replace_file`: complete or not at all, a
+    symlink there replaced, not followed); return the result with its file names, run time and "what":
+    `module.what(result)`, the text of what this run shows."""
     out.mkdir(parents=True, exist_ok=True)
     png, js = f"{module.NAME}.png", f"{module.NAME}.json"
-    fig.savefig(out / png, dpi=90)
+    files.replace_file(out / png, lambda f: fig.savefig(f, format="png", dpi=90))
     result = {"experiment": module.NAME, "title": module.TITLE, "what": "", **result,
               "seconds": round(time.perf_counter() - started, 2), "files": [png, js]}
     result["what"] = module.what(result)
-    (out / js).write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    files.write_text(out / js, json.dumps(result, indent=2, default=_json_default) + "\n")
     return result
 
 

@@ -43,8 +43,8 @@ DEFAULTS: dict[str, Any] = {"n_train": 500, "val_ratio": 0.2, "trials": 100, "ep
                             "hidden": 100, "layers": 6, "best": 20, "lr_min_exp": -6.0, "lr_max_exp": -2.0,
                             "wd_min_exp": -8.0, "wd_max_exp": -4.0}
 QUICK: dict[str, Any] = {"trials": 12, "epochs": 25, "best": 12}
-RUN_OPTIONS = {"jobs": (common.positive_int, "trials run in parallel through joblib (default: all cores); the "
-                                            "results are the same for every value")}
+RUN_OPTIONS = {"jobs": (common.at_most(256), "trials run in parallel through joblib (default: all cores; at most "
+                                              "256); the results are the same for every value")}
 
 
 def check(settings: dict[str, Any]) -> None:

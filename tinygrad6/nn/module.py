@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
-import stat
 import sys
 import zipfile
 import zlib
@@ -32,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import locations, modes
+from .. import files, locations, modes
 from ..modes import scope
 from ..tensor import Tensor
 
@@ -198,45 +196,25 @@ class Module:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the state_dict to `path` (exactly that name) as an .npz archive: numpy arrays only, no pickle, so
-        an object-dtype buffer is refused (TypeError naming it), as `load` would refuse it.
+        an object-dtype buffer is refused (TypeError naming it), as `load` would refuse it; so is a key that would
+        not come back from the archive as it is (ValueError naming it: not printable text, or two keys that give
+        one member name). Both are checked before the destination is touched.
 
-        The archive is written to a temporary file in the same folder and renamed over `path`, so an interrupted
-        save never leaves a half-written file where a good one was, and a failed one leaves no temporary file.
-        The file gets the permissions `open(path, "w")` would give: those of the file it replaces, else 0o666
-        minus the umask."""
+        The file is written by `files.replace_file`: to a temporary file in the same folder, renamed over `path`,
+        so an interrupted or refused save never leaves a half-written file where a good one was (a symlink at
+        `path` is replaced, not followed), and the file gets the permissions `open(path, "w")` would give."""
         path = os.fspath(path)
         where = f"{type(self).__name__}.save: {path}"
         state = self.state_dict()
-        for key, value in state.items():
-            if value.dtype.hasobject:
-                raise TypeError(f"{where}: '{key}' is an object array (dtype {value.dtype}), which an .npz holds only "
-                                f"as a pickle and Module.load never unpickles; keep numbers in buffers, e.g. "
-                                f"np.asarray(value, dtype=np.float64)")
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"{where}: the folder {folder} does not exist; create it first "
-                                    f"(os.makedirs({folder!r}))")
-        try:
-            fd, tmp = _create_beside(path)
-        except OSError as e:
-            raise type(e)(f"{where}: cannot create a file in {folder} ({e.strerror or e})") from None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                with zipfile.ZipFile(f, "w") as archive:  # what np.savez writes, without its keyword arguments
-                    for key, value in state.items():
-                        with archive.open(key + ".npy", "w", force_zip64=True) as member:
-                            np.lib.format.write_array(member, value, allow_pickle=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException as e:
-            try:
-                os.remove(tmp)
-            except FileNotFoundError:
-                pass
-            if isinstance(e, OSError):
-                raise type(e)(f"{where}: could not write it ({e.strerror or e})") from e
-            raise
+        _check_savable(where, state)
+
+        def write(f) -> None:
+            with zipfile.ZipFile(f, "w") as archive:  # what np.savez writes, without its keyword arguments
+                for key, value in state.items():
+                    with archive.open(key + ".npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, value, allow_pickle=False)
+
+        files.replace_file(path, write, where)
 
     def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
         """Load a file written by `save` into this module's parameters and buffers, and return self.
@@ -254,20 +232,20 @@ class Module:
             for info in archive.infolist():
                 key = info.filename.removesuffix(".npy")
                 if key in members:
-                    raise ValueError(f"{where}: two arrays named '{key}' in one archive; the file is damaged")
+                    raise ValueError(f"{where}: two arrays named {key!r} in one archive; the file is damaged")
                 members[key] = info
             _compare_keys(where, slots, members, strict)
             wanted = [k for k in slots if k in members]
             for key in wanted:
-                shape, dtype, data_start = _npy_header(archive, members[key], f"{where}: '{key}'")
+                shape, dtype, data_start = _npy_header(archive, members[key], f"{where}: {key!r}")
                 current = getattr(*slots[key])
                 _check_fits(where, key, "the file", shape, dtype, current)
                 declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
                 if members[key].file_size != data_start + declared:
-                    raise ValueError(f"{where}: '{key}': its header declares {shape} {dtype}, {declared} bytes of "
+                    raise ValueError(f"{where}: {key!r}: its header declares {shape} {dtype}, {declared} bytes of "
                                      f"data, but the archive holds {members[key].file_size - data_start}; the file "
                                      f"is damaged")
-            state = {key: _npy_data(archive, members[key], f"{where}: '{key}'") for key in wanted}
+            state = {key: _npy_data(archive, members[key], f"{where}: {key!r}") for key in wanted}
         self.load_state_dict(state, strict=False)  # keys were checked above, against the archive
         return self
 
@@ -347,40 +325,35 @@ def _check_fits(where: str, key: str, source: str, shape: tuple[int, ...], dtype
                 current: np.ndarray) -> None:
     """Refuse a value for `key` whose shape or dtype does not fit the model's array `current`."""
     if dtype.hasobject:
-        raise ValueError(f"{where}: '{key}' is an object array in {source} (a pickle), which is never loaded; the "
+        raise ValueError(f"{where}: {key!r} is an object array in {source} (a pickle), which is never loaded; the "
                          f"model is unchanged")
     if shape != current.shape:
-        raise ValueError(f"{where}: '{key}' has shape {shape} in {source} but {current.shape} in the model; the "
+        raise ValueError(f"{where}: {key!r} has shape {shape} in {source} but {current.shape} in the model; the "
                          f"model is unchanged")
     if not np.can_cast(dtype, current.dtype, casting="same_kind"):
-        raise ValueError(f"{where}: '{key}' has dtype {dtype} in {source} but {current.dtype} in the model, and "
+        raise ValueError(f"{where}: {key!r} has dtype {dtype} in {source} but {current.dtype} in the model, and "
                          f"{dtype} -> {current.dtype} is not a cast within the same kind; the model is unchanged")
 
 
-def _create_beside(path: str) -> tuple[int, str]:
-    """A new empty file in `path`'s folder, as (open descriptor, name), with the permissions `open(path, "w")`
-    would give: the mode of the regular file already at `path`, else 0o666 minus the umask (applied by the OS,
-    which also applies a folder's default ACL; tempfile.mkstemp would give 0o600)."""
-    folder, base = os.path.split(os.path.abspath(path))
-    try:
-        existing = os.stat(path)
-    except FileNotFoundError:
-        existing = None
-    while True:
-        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-    if existing is not None and stat.S_ISREG(existing.st_mode):
-        try:
-            os.chmod(tmp, stat.S_IMODE(existing.st_mode))
-        except BaseException:
-            os.close(fd)
-            os.remove(tmp)
-            raise
-    return fd, tmp
+def _check_savable(where: str, state: Mapping[str, np.ndarray]) -> None:
+    """Refuse a state that `load` could not read back as it is: an object array (only a pickle holds it), or a key
+    that is not printable text or that does not survive as a zip member name (zipfile cuts a name at NUL, for
+    instance), or two keys that become one member name."""
+    members: dict[str, str] = {}
+    for key, value in state.items():
+        if value.dtype.hasobject:
+            raise TypeError(f"{where}: {key!r} is an object array (dtype {value.dtype}), which an .npz holds only "
+                            f"as a pickle and Module.load never unpickles; keep numbers in buffers, e.g. "
+                            f"np.asarray(value, dtype=np.float64)")
+        member = zipfile.ZipInfo(key + ".npy").filename
+        if not key.isprintable() or member != key + ".npy":
+            raise ValueError(f"{where}: the name {key!r} cannot be saved: an .npz member name must be printable "
+                             f"text (no NUL, escape or other control characters); rename that attribute or dict "
+                             f"key. Nothing was written")
+        if member in members:
+            raise ValueError(f"{where}: the names {members[member]!r} and {key!r} give the same .npz member name "
+                             f"{member!r}; rename one. Nothing was written")
+        members[member] = key
 
 
 _NPY_HEADER_LIMIT = 1 << 16  # bytes read to find an .npy header (numpy writes ~128; it refuses more than 10,000)
@@ -412,6 +385,14 @@ def _open_npz(path: str, where: str) -> zipfile.ZipFile:
                              f"save the model again") from None
         raise ValueError(f"{where}: not an .npz archive (it starts with {start!r}); Module.load reads files written "
                          f"by Module.save") from None
+    except _ZIP_ERRORS as e:  # a directory entry zipfile cannot take (e.g. a newer "version needed to extract")
+        raise ValueError(f"{where}: damaged .npz archive ({_reason(e)}); save the model again") from None
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of an error's message, its control characters escaped (it may quote a name from the file)."""
+    text = (str(error).splitlines() or [type(error).__name__])[0]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
@@ -426,8 +407,7 @@ def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> 
             raise ValueError(f".npy format version {version[0]}.{version[1]} is not one Module.save writes")
         shape, _, dtype = readers[version](head)
     except _ZIP_ERRORS as e:
-        reason = (str(e).splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"{where}: not a readable .npy array ({reason}); the file is damaged") from None
+        raise ValueError(f"{where}: not a readable .npy array ({_reason(e)}); the file is damaged") from None
     return shape, dtype, head.tell()
 
 
@@ -437,5 +417,4 @@ def _npy_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np
         with archive.open(info) as member:
             return np.lib.format.read_array(member, allow_pickle=False)
     except _ZIP_ERRORS as e:
-        reason = (str(e).splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"{where}: damaged data ({reason})") from None
+        raise ValueError(f"{where}: damaged data ({_reason(e)})") from None

@@ -51,6 +51,7 @@ except ImportError as e:
         "python-graphviz). `import tinygrad6` works without them.", name="graphviz") from e
 
 from ..display import preview, shorten
+from ..files import write_bytes, write_text
 from ..nn.module import Parameter  # viz is a floor above nn (and `import tinygrad6` has loaded nn already)
 from ..op import Op
 from ..tensor import Tensor
@@ -417,10 +418,8 @@ def render(*outputs, path: str | os.PathLike, timeout: float | None = DOT_TIMEOU
     graph = draw(*outputs, **draw_kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
-        path.write_text(graph.source, encoding="utf-8")
-        return path
-    path.write_bytes(pipe(graph, fmt, fallback_dot=path.with_suffix(".dot"), timeout=timeout))
-    return path
+        return write_text(path, graph.source)
+    return write_bytes(path, pipe(graph, fmt, fallback_dot=path.with_suffix(".dot"), timeout=timeout))
 
 
 def pipe(graph: graphviz.Digraph, fmt: str, fallback_dot: Path | None = None,
@@ -433,7 +432,7 @@ def pipe(graph: graphviz.Digraph, fmt: str, fallback_dot: Path | None = None,
     if program is None:
         message = INSTALL_HELP.format(fmt=fmt.upper())
         if fallback_dot is not None:
-            fallback_dot.write_text(source, encoding="utf-8")
+            write_text(fallback_dot, source)
             message += f"\nThe DOT text was written to {fallback_dot}."
         raise GraphvizNotFoundError(message)
     try:

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..autograd import count_consumers, run_rule
 from ..display import preview
+from ..files import write_text
 from ..op import Op
 from ..tensor import ArrayLike, Tensor
 from .graph import DOT_TIMEOUT, MAX_OPS, OPERANDS, build_digraph, check_size, operand_names, pipe, shape_text
@@ -80,8 +81,7 @@ class Stepper:
         """Write the page to `path` (one .html file) and return the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.html, encoding="utf-8")
-        return path
+        return write_text(path, self.html)
 
     def _repr_html_(self) -> str:
         # srcdoc is an attribute: html.escape with quote=True leaves no character that could end it. The iframe
