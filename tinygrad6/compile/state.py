@@ -42,17 +42,14 @@ class TooLarge(Exception):
 
 
 class Bits:
-    """A copy of an array's bytes, equal to another exactly when the bytes are (no hashing: a copy and a compare are
-    faster than a hash, and exact)."""
+    """An array's bytes, equal to another's exactly when the bytes are (a copy and a memcmp: faster than a hash, and
+    exact)."""
 
     def __init__(self, a: np.ndarray) -> None:
-        self.bytes = np.ascontiguousarray(a).view(np.uint8).copy() if a.dtype.kind != "O" else repr(a.tolist())
+        self.bytes = np.ascontiguousarray(a).tobytes() if a.dtype.kind != "O" else repr(a.tolist())
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Bits) or type(self.bytes) is not type(other.bytes):
-            return False
-        return bool(np.array_equal(self.bytes, other.bytes)) if isinstance(self.bytes, np.ndarray) else \
-            self.bytes == other.bytes
+        return isinstance(other, Bits) and self.bytes == other.bytes
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -107,7 +107,8 @@ class CompiledStep:
         roots = step_roots(self.fn, leaves, given, names)
         try:
             state = StepState.scan(roots, names)
-            before, print_before = state.snapshot(), StepState.fingerprint(roots, names)
+            before = state.snapshot() if self.fullgraph else None  # (only a refusal puts the state back)
+            print_before = StepState.fingerprint(roots, names)
         except TooLarge as e:
             return self._break_now(Break(str(e), fix="run this step eagerly, or compile a step that reaches less"),
                                    args, kwargs)
@@ -175,18 +176,18 @@ class CompiledStep:
                       "keep counters and lists outside the compiled step")]
 
     def _verify(self, entry: Entry, args: tuple, kwargs: dict, leaves: list) -> Any:
-        """Run the first replay of a program, then the eager step from the same state, and compare everything
-        reachable bit for bit; keep eager's result. A difference is a graph break."""
+        """Run the first replay of a program, then the eager step from the same state, and compare bit for bit
+        everything the program touches (its modules, optimizers, tensors and generators, the arguments, the result:
+        the trace already showed the step changes nothing else); keep eager's result. A difference is a graph
+        break."""
         start = time.perf_counter()
-        given = self._given(leaves, args if not kwargs else ())
-        names = code_names(self.fn, {})
-        roots = {**step_roots(self.fn, leaves, given, names), "modules": list(_modules(entry))}
+        given, names = self._given(leaves, args if not kwargs else ()), set()
+        roots = {**dict(zip(given, leaves)), "program": _touched(entry)}
         try:
             state = StepState.scan(roots, names)
-        except TooLarge:
-            entry.verified = True
-            self.replays += 1
-            return entry.program.run(*leaves)
+        except TooLarge as e:
+            return self._break_now(Break(str(e), fix="the first replay cannot be verified; run this step eagerly"),
+                                   args, kwargs)
         before = state.snapshot()
         replayed = entry.program.run(*leaves)
         with_program = StepState.fingerprint({**roots, "result": _values(replayed)}, names)
@@ -271,8 +272,10 @@ def _values(result: Any) -> Any:
         result._data if isinstance(result, Tensor) else result
 
 
-def _modules(entry: Entry) -> list:
-    return [v for v in entry.program.namespace.values() if isinstance(v, (nn.Module, optim.Optimizer, Tensor))]
+def _touched(entry: Entry) -> list:
+    """What a program reads and changes: its modules, optimizers and tensors, and its random ops' generators."""
+    kinds = (nn.Module, optim.Optimizer, Tensor)
+    return [v for v in entry.program.namespace.values() if isinstance(v, kinds)] + entry.program.rngs
 
 
 def compile(fn: Callable, cache_size: int = 8, fullgraph: bool = False,  # noqa: A001  (named as torch.compile)
