@@ -49,10 +49,10 @@ def check_finite(op: Op, phase: str, value: np.ndarray, inputs: tuple[Tensor, ..
     where = str(op.location or locations.locate())
     if phase == "forward":
         for i, t in enumerate(inputs):
-            if t.dtype.kind in "fc" and not np.all(np.isfinite(t.data)):
+            if t.dtype.kind in "fc" and not np.all(np.isfinite(t._data)):
                 label = f" '{t.name}'" if t.name else ""
                 raise AnomalyError(
-                    f"{'NaN' if np.isnan(t.data).any() else 'inf'} in the input of {op.name}: input {i}{label} "
+                    f"{'NaN' if np.isnan(t._data).any() else 'inf'} in the input of {op.name}: input {i}{label} "
                     f"(shape {t.shape}) already held it before the op ran; the op was created at {where}. Look "
                     f"where that input was computed.")
     shapes = ", ".join(str(t.shape) for t in inputs)

@@ -231,12 +231,15 @@ def code_names(fn: Callable, roots: dict[str, Any]) -> set[str]:
         elif isinstance(value, types.MethodType):
             stack += [value.__func__, value.__self__]
         elif hasattr(value, "__code__"):
-            codes = [value.__code__]
+            codes, used = [value.__code__], set()
             while codes:
                 code = codes.pop()
-                names.update(code.co_names)
+                used.update(code.co_names)
                 codes += [c for c in code.co_consts if hasattr(c, "co_names")]
+            names |= used
             stack += [c.cell_contents for c in getattr(value, "__closure__", None) or () if _filled(c)]
+            namespace = getattr(value, "__globals__", {})  # the user's functions it names: their code too
+            stack += [namespace[n] for n in used if n in namespace and _callee(namespace[n])]
         elif not isinstance(value, OPAQUE) and hasattr(type(value), "__mro__"):
             for cls in type(value).__mro__[:-1]:  # the methods of an object's class: self.l2 read by self.loss
                 if cls.__module__ not in ("builtins", "numpy"):
