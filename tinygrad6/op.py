@@ -78,8 +78,8 @@ class Op:
                 if t.requires_grad:
                     op.record(inputs, out)
                     break
-        elif y.dtype.kind == "c" and any(t.requires_grad for t in inputs):
-            raise errors.complex_error(op, inputs)
+        elif y.dtype.kind in "cO" and any(t.requires_grad for t in inputs):  # not silently left out of the graph
+            raise errors.dtype_error(op, inputs, y.dtype)
         if out.creator is None and modes._tracing.get() is not None:
             op.record(inputs, out, requires_grad=False)
         return out

@@ -33,8 +33,7 @@ class Tensor:
     `.creator` (the op that produced this tensor, None for a leaf).
     """
 
-    # what every tensor starts with (class attributes: a tensor stores only what differs, so an op's output sets
-    # nothing but its data)
+    # what every tensor starts with (class attributes: a tensor stores only what differs, an op's output its data)
     grad: Tensor | None = None
     requires_grad = False
     name: str | None = None
@@ -47,6 +46,8 @@ class Tensor:
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
         source = data if isinstance(data, Tensor) else None
+        if isinstance(data, np.ma.MaskedArray):  # np.asarray would drop the mask without a word
+            raise errors.masked_error(data)
         self._data = np.asarray(data._data if source is not None else data, dtype=dtype)
         if requires_grad:
             if self._data.dtype.kind != "f":
@@ -142,7 +143,9 @@ class Tensor:
         return str(self) if not spec else format(self.item(f"format '{spec}'"), spec)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        """np.asarray(t) gives the values (the same array as `.data` unless a dtype or copy=True asks otherwise)."""
+        """np.asarray(t) gives the values, as `.data`; refused when t requires grad (numpy would cut the graph)."""
+        if self.requires_grad:
+            raise errors.array_error(self)
         return np.array(self._data, dtype=dtype, copy=True) if copy else self._data.astype(dtype or self.dtype,
                                                                                              copy=False)
 
@@ -195,9 +198,8 @@ class Tensor:
 
     def backward_steps(self, grad: ArrayLike | None = None, retain_graph: bool | None = None,
                        create_graph: bool = False) -> Iterator[BackwardStep]:
-        """`backward()` one op at a time: a generator yielding a `BackwardStep` per op node processed (the op,
-        the gradient arriving at it, the gradients it sends to each input, the tensors whose gradient became
-        final). `backward()` is exactly this generator run to the end."""
+        """`backward()` one op at a time: a generator yielding a `BackwardStep` per op (the op, the gradient arriving,
+        the gradients sent to each input, the tensors whose gradient became final); backward() runs it to the end."""
         return autograd.backward_steps([self], None if grad is None else [grad], retain_graph=retain_graph,
                                        create_graph=create_graph)
 
@@ -221,7 +223,7 @@ class Tensor:
             return other
         if isinstance(other, (int, float)) and self._data.dtype.kind == "f":
             return Tensor._wrap(np.array(other, dtype=self._data.dtype))
-        return Tensor._wrap(np.asarray(other))
+        return Tensor(other)
 
     def __add__(self, other: ArrayLike) -> Tensor: return ops.Add.apply(self, self._operand(other))
     def __radd__(self, other: ArrayLike) -> Tensor: return ops.Add.apply(self._operand(other), self)
@@ -239,8 +241,7 @@ class Tensor:
     def __pos__(self) -> Tensor: return self
 
     # comparisons give boolean tensors: recorded ops without gradient (a backward rule's masks), == and != too (as
-    # in numpy and PyTorch); hashing stays by identity, so tensors can still be dict keys and set members.
-    # PyTorch: t == None is False.
+    # in numpy and PyTorch; t == None is False); hashing stays by identity, so tensors can be dict keys.
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
         return False if other is None else self._compare("equal", other)  # type: ignore[return-value]
 
@@ -302,8 +303,8 @@ class Tensor:
         """reshape(2, 3) or reshape((2, 3)); one axis may be -1."""
         return ops.Reshape.apply(self, shape=_shape(shape))
 
-    def flatten(self, start_axis: int = 1) -> Tensor:
-        """Keep the axes before start_axis and merge the rest: (N, 1, 28, 28) -> (N, 784)."""
+    def flatten(self, start_axis: int = 0) -> Tensor:
+        """Merge the axes from start_axis on, as torch.flatten: (N, 1, 28, 28) -> (N*784,), start_axis=1 -> (N, 784)."""
         return self.reshape(self.shape[:start_axis] + (-1,))
 
     def transpose(self, *axes: int | tuple[int, ...]) -> Tensor:
@@ -435,4 +436,4 @@ def _index_parts(entry) -> tuple:
 
 
 # The one import cycle: Tensor's methods run ops and backward, and ops and the backward loop make Tensors.
-from . import autograd, ops  # noqa: E402
+from . import autograd, errors, ops  # noqa: E402
