@@ -14,7 +14,6 @@ import os
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,6 +187,7 @@ def test_mnist_test_split_shuffles_and_splits_the_test_set(tmp_path):
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     requests: list[str] = []
+    trickled = 0  # bytes the slow modes sent: how long a client listened, counted rather than timed
     stop = threading.Event()  # set when the test ends: the slow modes stop sending
     protocol_version = "HTTP/1.0"
 
@@ -202,6 +202,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             for byte in b"HTTP/1.0 200 OK\r\nX-Slow: " + b"x" * 10_000:
                 if self.stop.wait(0.05):
                     return
+                _Handler.trickled += 1
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
             return
@@ -228,6 +229,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             for byte in body:
                 if self.stop.wait(0.05):
                     return
+                _Handler.trickled += 1
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
             return
@@ -270,17 +272,6 @@ def serving(files: dict[str, bytes]) -> Iterator[str]:
         _Handler.stop.set()
         httpd.shutdown()
         httpd.server_close()
-
-
-def test_the_local_server_stops_at_once():
-    # serve_forever checks for shutdown() once per poll interval (0.5 s by default): every test using the server
-    # fixture paid it in teardown. Five start/stop cycles in under a second (generous: a busy machine) show it is
-    # gone; at 0.5 s per stop they took 2.5 s.
-    start = time.perf_counter()
-    for _ in range(5):
-        with serving({}):
-            pass
-    assert time.perf_counter() - start < 1.0
 
 
 def test_a_download_without_tqdm_draws_no_bar(server, tmp_path, monkeypatch, capsys):
@@ -391,12 +382,13 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(server, tmp_path):
     root = tmp_path / "cache"
     images = datasets.TEST_FILES[0]  # about 8 kB: the trickle would take 7 minutes
     for mode in ("trickle", "slowheaders"):
-        start = time.perf_counter()
+        _Handler.trickled = 0
         with pytest.raises(datasets.DownloadError) as info:
             datasets.fetch(images, root, mirrors=[base + mode + "/"], md5=md5, timeout=5, deadline=1.0,
                            progress=False)
-        seconds = time.perf_counter() - start
-        assert seconds < 4  # the 1 s deadline, plus slack for a busy machine
+        # a byte per 50 ms: about 20 in the 1 s deadline; 400 (20 s) is generous for a busy machine and far from
+        # the thousands a client without a deadline takes in (no clock in the test: bytes counted)
+        assert _Handler.trickled < 400, _Handler.trickled
         message = str(info.value)
         assert "offline?" not in message and "1 s deadline" in message and "\n" not in message, message
         assert "mirror" in message  # says how to use another one
