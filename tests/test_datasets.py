@@ -2,7 +2,7 @@
 (right, corrupted and interrupted files), the MNIST loaders, digits, train_val_split and batches.
 
 No test touches the network: downloads go to http://127.0.0.1 only. The real MNIST test set is read from
-../shared/data/mnist (or $TINYGRAD6_TEST_MNIST); those tests skip when it is absent."""
+$TINYGRAD6_TEST_MNIST (a folder with t10k-*-ubyte.gz); those tests skip when it is absent."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def mnist_skip_reason(environ: dict[str, str], default: Path = SHARED_MNIST) -> 
         return None
     if (default / "t10k-images-idx3-ubyte.gz").is_file():
         return None
-    return f"the MNIST test set is not in {default}; set ${MNIST_VARIABLE} to a folder that holds it"
+    return (f"the real MNIST test set was not found: set ${MNIST_VARIABLE} to a folder holding t10k-*-ubyte.gz (one "
+            f"download puts them in ~/.cache/tinygrad6/mnist: python -c 'from tinygrad6 import datasets; "
+            f"datasets.mnist()')")
 
 
 MNIST_DIR = Path(os.environ.get(MNIST_VARIABLE) or SHARED_MNIST)
@@ -285,7 +287,9 @@ def test_a_download_without_tqdm_draws_no_bar(server, tmp_path, monkeypatch, cap
 
 def test_the_real_mnist_tests_skip_only_without_the_variable(tmp_path):
     assert mnist_skip_reason({}, default=tmp_path) is not None  # no files and no variable: skip, saying how
-    assert "TINYGRAD6_TEST_MNIST" in mnist_skip_reason({}, default=tmp_path)
+    reason = mnist_skip_reason({}, default=tmp_path)
+    assert "TINYGRAD6_TEST_MNIST" in reason and "datasets.mnist()" in reason  # what a user does
+    assert str(tmp_path) not in reason and "shared" not in reason  # not the development layout
     fake_mnist(tmp_path, test_only=True)
     assert mnist_skip_reason({}, default=tmp_path) is None  # the files beside the clone: run
     assert mnist_skip_reason({MNIST_VARIABLE: str(tmp_path / "nowhere")}, default=tmp_path / "nowhere") is None
