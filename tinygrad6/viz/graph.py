@@ -70,9 +70,9 @@ DOT_TIMEOUT = 120.0  # seconds: what MAX_OPS takes, forty times over
 # a chain, has arrows over hundreds of ranks: an unrolled loop of 81 ops took 4 s, of 101 ops 10-23 s, a 150-op
 # fan-out more than 90 s. `layout_cost` estimates that work without running dot; past MAX_LAYOUT the drawing cuts
 # every arrow longer than LONG_ARROW ranks and draws its tensor again as a small reference beside the op it feeds
-# (a note in the drawing and a warning say so). Measured on 2 busy cores (benchmarks/viz_size.py): cost 1,391
-# (a 61-op loop) 0.6 s, 2,451 (81-op loop) 4.1 s, 3,006 (a 1,000-op chain, nothing long to cut) 1.8 s; cut, a 201-op
-# loop costs 509 and takes 0.2 s, a 300-op fan-out 905 and 0.3 s.
+# (a note in the drawing and a warning say so). Measured on 2 busy cores (benchmarks/viz_size.py `loop_layout`):
+# cost 2,021 (a 61-op loop) 0.7 s, 2,608 (a 100-op fan-out) 2.1 s, 3,006 (a 1,000-op chain, nothing long to cut)
+# 2.1 s, 3,591 (an 81-op loop) 6.1 s; cut, a 201-op loop costs 558 and takes 0.2 s, a 300-op fan-out 905 and 0.3 s.
 MAX_LAYOUT = 2_500
 LONG_ARROW = 3
 FALLBACK_AFTER = 10.0  # seconds render and the page give dot before they fall back to the drawing with cut arrows
