@@ -277,6 +277,12 @@ def viz_scenario(plan: Plan, rows: list[Row]) -> None:
         rows.append(Row(f"dot layout, {size:,}-op chain", {"tinygrad6": f"{seconds:.2f} s"},
                         f"≤ 10 s at max_ops={limit:,}" if size == limit else "(not a target)", f"{seconds:.2f} s",
                         seconds <= 10 if size == limit else None))
+    for size, max_layout in ((61, None), (121, viz.graph.MAX_LAYOUT), (201, viz.graph.MAX_LAYOUT)):
+        cost, seconds = viz_size.loop_layout(size, max_layout)
+        if seconds is not None:
+            how = "every arrow" if max_layout is None else "long arrows cut"
+            rows.append(Row(f"dot layout, {size}-op loop with shared weights ({how}, cost {cost:,})",
+                            {"tinygrad6": f"{seconds:.2f} s"}, "≤ 10 s", f"{seconds:.2f} s", seconds <= 10))
 
 
 def memory_scenario(plan: Plan, rows: list[Row]) -> None:

@@ -387,6 +387,42 @@ def test_tanh_derivatives_up_to_order_three_with_backward_create_graph():
         np.testing.assert_allclose(y.data, expected, atol=1e-12, err_msg=f"derivative of order {order}")
 
 
+@pytest.mark.parametrize("name, fn", [
+    ("abs", lambda x: x.abs()), ("relu", lambda x: x.relu()), ("clip", lambda x: x.clip(-1.0, 1.0) * 3),
+    ("where", lambda x: tinygrad6.where(x > 0, x, -2 * x)), ("comparison", lambda x: (x > 0).astype(x.dtype) * x),
+    ("linear", lambda x: 2 * x + 1),
+])
+def test_a_piecewise_constant_gradient_can_be_differentiated_again(name, fn):
+    # With create_graph=True the gradient of abs, relu, where, clip... is constant in x between kinks: it came back
+    # not requiring grad, and the next backward raised "does not require grad". PyTorch gives a gradient that
+    # requires grad and a second derivative of zeros.
+    x = Tensor([-2.0, -0.5, 0.5, 2.0], requires_grad=True)
+    (g,) = tinygrad6.grad(fn(x).sum(), x, create_graph=True)
+    assert g.requires_grad, name
+    (h,) = tinygrad6.grad((g * g).sum(), x)
+    np.testing.assert_array_equal(h.data, np.zeros(4))
+    x.grad = None
+    fn(x).sum().backward(create_graph=True)
+    first = x.grad
+    x.grad = None
+    first.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.zeros(4))
+    assert tinygrad6.gradgradcheck(fn, Tensor([-2.0, -0.5, 0.5, 2.0], requires_grad=True))
+
+
+def test_a_piecewise_constant_gradient_agrees_with_pytorch():
+    torch = pytest.importorskip("torch")
+    x_np = np.array([-2.0, -0.5, 0.5, 2.0])
+    x = Tensor(x_np, requires_grad=True)
+    tx = torch.tensor(x_np, requires_grad=True)
+    (g,) = tinygrad6.grad(x.abs().sum(), x, create_graph=True)
+    (tg,) = torch.autograd.grad(tx.abs().sum(), tx, create_graph=True)
+    assert g.requires_grad and tg.requires_grad
+    np.testing.assert_array_equal(g.data, tg.detach().numpy())
+    second = torch.autograd.grad(tg.sum(), tx)[0]  # zeros (torch may hold them as a ZeroTensor)
+    np.testing.assert_array_equal(tinygrad6.grad(g.sum(), x)[0].data, (second + torch.zeros_like(tx)).numpy())
+
+
 def test_gradient_of_a_gradient_norm():
     x = Tensor([0.5, -1.0, 2.0], requires_grad=True)
     (g,) = tinygrad6.grad((x**3).sum(), x, create_graph=True)  # g = 3 x^2

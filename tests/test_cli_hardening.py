@@ -8,7 +8,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -241,18 +240,15 @@ def run_module(*argv: str, timeout: float = 60, env: dict[str, str] | None = Non
 def test_an_experiment_with_a_file_as_out_fails_before_loading_data(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
-    started = time.perf_counter()
     # the chapter's sizes (no --quick) and no MNIST on disk: loading the data prints a notice (today: then it
     # trains to the end and fails on --out with a traceback)
     result = run_module("tinygrad6.experiments.weight_decay", "--out", str(afile),
                         env={"TINYGRAD6_DATA": str(tmp_path / "no-mnist-here")})
-    seconds = time.perf_counter() - started
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("usage: ") and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(
         "python -m tinygrad6.experiments.weight_decay: error: argument --out: ")
-    assert "notice" not in result.stdout  # the data was never loaded
-    assert seconds < 20  # generous for a busy 2-core machine: the check itself takes well under a second
+    assert "notice" not in result.stdout  # the data was never loaded: refused before any work (no clock needed)
 
 
 @pytest.mark.parametrize("argv, expected", [

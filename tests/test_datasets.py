@@ -2,7 +2,7 @@
 (right, corrupted and interrupted files), the MNIST loaders, digits, train_val_split and batches.
 
 No test touches the network: downloads go to http://127.0.0.1 only. The real MNIST test set is read from
-../shared/data/mnist (or $TINYGRAD6_TEST_MNIST); those tests skip when it is absent."""
+$TINYGRAD6_TEST_MNIST (a folder with t10k-*-ubyte.gz); those tests skip when it is absent."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import os
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +34,9 @@ def mnist_skip_reason(environ: dict[str, str], default: Path = SHARED_MNIST) -> 
         return None
     if (default / "t10k-images-idx3-ubyte.gz").is_file():
         return None
-    return f"the MNIST test set is not in {default}; set ${MNIST_VARIABLE} to a folder that holds it"
+    return (f"the real MNIST test set was not found: set ${MNIST_VARIABLE} to a folder holding t10k-*-ubyte.gz (one "
+            f"download puts them in ~/.cache/tinygrad6/mnist: python -c 'from tinygrad6 import datasets; "
+            f"datasets.mnist()')")
 
 
 MNIST_DIR = Path(os.environ.get(MNIST_VARIABLE) or SHARED_MNIST)
@@ -189,6 +190,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     requests: list[str] = []
     redirects: dict[str, str] = {}  # mode -> base URL that /mode/NAME redirects to
+    trickled = 0  # bytes the slow modes sent: how long a client listened, counted rather than timed
     stop = threading.Event()  # set when the test ends: the slow modes stop sending
     protocol_version = "HTTP/1.0"
 
@@ -203,6 +205,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             for byte in b"HTTP/1.0 200 OK\r\nX-Slow: " + b"x" * 10_000:
                 if self.stop.wait(0.05):
                     return
+                _Handler.trickled += 1
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
             return
@@ -234,6 +237,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             for byte in body:
                 if self.stop.wait(0.05):
                     return
+                _Handler.trickled += 1
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
             return
@@ -278,17 +282,6 @@ def serving(files: dict[str, bytes]) -> Iterator[str]:
         httpd.server_close()
 
 
-def test_the_local_server_stops_at_once():
-    # serve_forever checks for shutdown() once per poll interval (0.5 s by default): every test using the server
-    # fixture paid it in teardown. Five start/stop cycles in under a second (generous: a busy machine) show it is
-    # gone; at 0.5 s per stop they took 2.5 s.
-    start = time.perf_counter()
-    for _ in range(5):
-        with serving({}):
-            pass
-    assert time.perf_counter() - start < 1.0
-
-
 def test_a_download_without_tqdm_draws_no_bar(server, tmp_path, monkeypatch, capsys):
     base, files, md5 = server
     monkeypatch.setitem(sys.modules, "tqdm", None)  # tqdm (the `examples` extra) missing
@@ -300,7 +293,9 @@ def test_a_download_without_tqdm_draws_no_bar(server, tmp_path, monkeypatch, cap
 
 def test_the_real_mnist_tests_skip_only_without_the_variable(tmp_path):
     assert mnist_skip_reason({}, default=tmp_path) is not None  # no files and no variable: skip, saying how
-    assert "TINYGRAD6_TEST_MNIST" in mnist_skip_reason({}, default=tmp_path)
+    reason = mnist_skip_reason({}, default=tmp_path)
+    assert "TINYGRAD6_TEST_MNIST" in reason and "datasets.mnist()" in reason  # what a user does
+    assert str(tmp_path) not in reason and "shared" not in reason  # not the development layout
     fake_mnist(tmp_path, test_only=True)
     assert mnist_skip_reason({}, default=tmp_path) is None  # the files beside the clone: run
     assert mnist_skip_reason({MNIST_VARIABLE: str(tmp_path / "nowhere")}, default=tmp_path / "nowhere") is None
@@ -397,12 +392,13 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(server, tmp_path):
     root = tmp_path / "cache"
     images = datasets.TEST_FILES[0]  # about 8 kB: the trickle would take 7 minutes
     for mode in ("trickle", "slowheaders"):
-        start = time.perf_counter()
+        _Handler.trickled = 0
         with pytest.raises(datasets.DownloadError) as info:
             datasets.fetch(images, root, mirrors=[base + mode + "/"], md5=md5, timeout=5, deadline=1.0,
                            progress=False)
-        seconds = time.perf_counter() - start
-        assert seconds < 4  # the 1 s deadline, plus slack for a busy machine
+        # a byte per 50 ms: about 20 in the 1 s deadline; 400 (20 s) is generous for a busy machine and far from
+        # the thousands a client without a deadline takes in (no clock in the test: bytes counted)
+        assert _Handler.trickled < 400, _Handler.trickled
         message = str(info.value)
         assert "offline?" not in message and "1 s deadline" in message and "\n" not in message, message
         assert "mirror" in message  # says how to use another one

@@ -1,7 +1,7 @@
 """The chapter-6 experiments and the tour: every experiment's --quick run writes a PNG and a JSON whose numbers show
 the chapter's lesson; the shared command line picks and describes its data; the tour writes one page with all of
 it. Everything runs in-process on scikit-learn's digits (no network), except the checks of the docs' conclusions on
-the shared MNIST test set (../shared/data/mnist or $TINYGRAD6_TEST_MNIST), which skip when it is absent and the
+the real MNIST test set ($TINYGRAD6_TEST_MNIST), which skip when it is absent and the
 variable is not set (`test_datasets.mnist_skip_reason`)."""
 
 from __future__ import annotations

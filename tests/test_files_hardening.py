@@ -14,7 +14,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 import tracemalloc
 import zipfile
 import zlib
@@ -29,17 +28,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 BOMB = 256 << 20  # bytes a bomb decompresses to: far above the 50 MB memory bound
 MEMORY_BOUND = 50 << 20
-TIME_BOUND = 1.0  # seconds
 
 
 class Refusal:
-    """Measures a call that must be refused: its exception, its time and its peak of Python memory allocations
+    """Measures a call that must be refused: its exception and its peak of Python memory allocations
     (numpy's arrays and zlib's output buffers are counted by tracemalloc; ru_maxrss would be process-wide and never
     go down, so it could not tell one test from the one before)."""
 
     def __init__(self, call, *args, **kwargs) -> None:
         tracemalloc.start()
-        start = time.perf_counter()
         try:
             call(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - the test checks the type and message
@@ -47,13 +44,11 @@ class Refusal:
         else:
             self.error = None
         finally:
-            self.seconds = time.perf_counter() - start
             self.peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
 
     def check(self, kind: type[Exception], *parts: str) -> str:
         assert self.peak < MEMORY_BOUND, f"{self.peak / 2**20:.0f} MiB allocated before the refusal"
-        assert self.seconds < TIME_BOUND, f"refused after {self.seconds:.2f} s"
         assert self.error is not None, "the call was not refused"
         assert isinstance(self.error, kind), f"{type(self.error).__name__}: {self.error}"
         message = str(self.error)
@@ -121,11 +116,10 @@ def test_an_extra_member_bomb_is_refused_from_the_directory(tmp_path):
     # strict=False skips the extra member without decompressing it, and loads the rest
     other = nn.MLP(3, [4], 2, batchnorm=True, rng=7)
     tracemalloc.start()
-    start = time.perf_counter()
     other.load(path, strict=False)
-    seconds, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+    peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert seconds < TIME_BOUND and peak < MEMORY_BOUND, (seconds, peak)
+    assert peak < MEMORY_BOUND, peak  # the bomb was never decompressed (memory, not a clock, tells)
     for key, value in other.state_dict().items():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
 

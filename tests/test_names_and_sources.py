@@ -4,9 +4,11 @@ and the library line that created it; standard-library frames are never the user
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import inspect
 import os
+import runpy
 
 import numpy as np
 import pytest
@@ -88,6 +90,34 @@ def test_simple_assignments_name_their_tensors_under_record_source():
     assert a.name is None and b.name is None and c.name is None and v.name is None
     assert kept.name == "mine"
     assert x.name == "x"
+
+
+def test_record_source_parses_only_the_statement_of_each_line_once(tmp_path, monkeypatch):
+    # The first op under record_source parsed the whole user file to find `name = value`: 20.6 s for a 13 MB script.
+    # Now only the statement of the op's line is parsed, once per line however often it runs.
+    script = tmp_path / "big_script.py"
+    pad = "".join(f"    {i},\n" for i in range(200_000))  # a 1.4 MB literal above the code
+    script.write_text("import tinygrad6\nfrom tinygrad6 import Tensor\n\nPAD = [\n" + pad + "]\n"
+                      "x = Tensor([1.0, 2.0], requires_grad=True)\n"
+                      "with tinygrad6.record_source():\n"
+                      "    for _ in range(5):\n"
+                      "        h = x * 2.0\n"
+                      "        y = (h\n"
+                      "             + 1.0\n"
+                      "             )\n"
+                      "        a, b = x * 3.0, y.sum()\n")
+    parsed = []
+    real_parse = ast.parse
+
+    def counting_parse(source, *args, **kwargs):
+        parsed.append(len(source))
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", counting_parse)
+    names = runpy.run_path(str(script))
+    assert (names["h"].name, names["y"].name, names["a"].name, names["b"].name) == ("h", "y", None, None)
+    assert parsed and max(parsed) < 200, parsed  # was one parse of 1.4 MB
+    assert len(parsed) <= 4, parsed  # each statement once (a window that ends too early is tried again), not per loop
 
 
 def test_no_names_without_record_source():

@@ -60,6 +60,22 @@ def test_complex_results_raise_instead_of_dropping_the_graph():
     assert (Tensor([1.0]) * (1 + 2j)).dtype.kind == "c"  # no grad involved: numpy's result as is
 
 
+def test_object_results_raise_instead_of_dropping_the_graph():
+    # 2**64 does not fit in int64, so numpy keeps Python ints: the product was an object array left out of the
+    # graph, and x's gradient missed that term without a word
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    big = Tensor([2**64, 1])
+    assert big.dtype == object
+    with pytest.raises(TypeError, match=r"^mul: the result has dtype object \(input dtypes float64 and object\).*"
+                                        r"Convert the data to float first"):
+        x * big
+    with pytest.raises(TypeError, match="^add: the result has dtype object"):
+        big + x
+    (x * Tensor([2.0**64, 1.0])).sum().backward()  # as floats it is an ordinary product
+    np.testing.assert_array_equal(x.grad.data, [2.0**64, 1.0])
+    assert (Tensor([1.0]) * big).dtype == object  # no grad involved: numpy's result as is
+
+
 # -- recording ----------------------------------------------------------------------------------------------------
 def test_an_op_run_without_recording_still_has_every_attribute():
     from tinygrad6.ops import Mul

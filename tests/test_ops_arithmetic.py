@@ -4,11 +4,13 @@ against closed forms. The machinery every case goes through is in tests/opcheck.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from opcheck import POINTS, RTOL_F64, Case, CaseTable, check_case, grads_of
+from opcheck import POINTS, RTOL_F64, Case, CaseTable, check_case, grads_of, torch_grads
 from strategies import arrays, broadcastable_shapes, nonzero_arrays, positive_arrays, shapes
 
 import tinygrad6
@@ -107,6 +109,36 @@ def test_pow_with_exponent_zero_has_zero_gradient_at_zero():
 def test_pow_with_exponent_zero_has_gradient_zero_at_zero():
     (g,) = grads_of(lambda x: x**0.0, POINTS)
     np.testing.assert_array_equal(g, np.zeros_like(POINTS))  # d/dx x**0 = 0 everywhere (PyTorch: 0, not NaN)
+
+
+def test_pow_of_a_zero_base_has_zero_gradient_for_the_exponent():
+    # y = a**b with a = 0 and b >= 0 is constant (0, or 1 at b = 0) in b: dy/db = 0 (PyTorch and HIPS autograd); the
+    # rule's y * log(a) gave 0 * -inf = NaN. Elsewhere dy/db = a**b log a, and second derivatives still work.
+    a = Tensor([0.0, 0.0, 0.0, 2.0, 0.5], requires_grad=True)
+    b = Tensor([2.0, 0.5, 0.0, 3.0, -1.0], requires_grad=True)
+    with np.errstate(divide="ignore"):  # da = b a**(b - 1) is inf at a = 0, b = 0.5
+        ga, gb = tinygrad6.grad((a**b).sum(), [a, b], create_graph=True)
+    np.testing.assert_allclose(gb.data, [0.0, 0.0, 0.0, 8 * np.log(2), 2 * np.log(0.5)], rtol=RTOL_F64)
+    np.testing.assert_allclose(ga.data[3:], [12.0, -4.0], rtol=RTOL_F64)
+    with np.errstate(divide="ignore"):
+        (hb,) = tinygrad6.grad(gb[3:].sum(), b)  # d2y/db2 = a**b log(a)**2
+    np.testing.assert_allclose(hb.data, [0, 0, 0, 8 * np.log(2) ** 2, 2 * np.log(0.5) ** 2], rtol=RTOL_F64)
+    assert (Tensor(0.0) ** Tensor(2.0, requires_grad=True)).creator is not None
+    y = Tensor(2.0, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor a divide-by-zero warning from log(0)
+        (Tensor(0.0) ** y).backward()
+    assert y.grad.item() == 0.0  # the finding: NaN
+
+
+def test_pow_of_a_zero_base_agrees_with_pytorch():
+    a, b = np.array([0.0, 0.0, 0.0, 2.0, 3.0]), np.array([2.0, 0.5, 0.0, 3.0, -1.5])
+    v = np.array([1.0, -2.0, 0.5, 1.5, 2.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        (ga, gb), (ta, tb) = (grads(lambda x, y: x**y, a, b, upstream=v) for grads in (grads_of, torch_grads))
+    np.testing.assert_allclose(gb, tb, rtol=RTOL_F64, atol=0)
+    # da at a = b = 0 (0 * 0**-1) is another convention, left as it was for a b that requires grad (see Pow)
+    np.testing.assert_allclose(ga[b != 0], ta[b != 0], rtol=RTOL_F64, atol=0)
 
 
 def test_mixed_second_derivatives_of_a_quotient():

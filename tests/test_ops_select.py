@@ -104,21 +104,27 @@ def test_clip_passes_the_gradient_exactly_at_its_bounds(low, high):
 
 @given(st.data())
 def test_kinks_and_ties_agree_with_pytorch(data):
+    # For any torch >= 2.0: compared only where every version defines the value alike. relu and abs at 0 and the
+    # ties of maximum and minimum have had one value throughout; clip's gradient at a bound changed between torch
+    # 2.13 and 2.14, so clip is compared off its bounds, and tinygrad6's own convention there (the gradient passes)
+    # is pinned by closed forms (test_clip_passes_the_gradient_exactly_at_its_bounds).
     shape = data.draw(shapes(min_dims=1, max_dims=2), label="shape")
     grid = [-1.0, -0.5, 0.0, 0.5, 1.0]  # clip's bounds, relu's kink and ties all lie on it
     a = data.draw(grid_arrays(shape, grid), label="a")
     b = data.draw(grid_arrays(shape, grid), label="b")
     v = np.random.default_rng(0).normal(size=shape)
+    everywhere = np.ones(shape, dtype=bool)
+    off_the_bounds = np.abs(a) != 0.5
     cases = [
-        (lambda x: x.relu(), lambda x: x.relu(), (a,)),
-        (lambda x: x.abs(), lambda x: x.abs(), (a,)),
-        (lambda x: x.clip(-0.5, 0.5), lambda x: x.clamp(-0.5, 0.5), (a,)),
-        (lambda x, y: x.maximum(y), lambda x, y: x.maximum(y), (a, b)),
-        (lambda x, y: x.minimum(y), lambda x, y: x.minimum(y), (a, b)),
+        (lambda x: x.relu(), lambda x: x.relu(), (a,), everywhere),
+        (lambda x: x.abs(), lambda x: x.abs(), (a,), everywhere),
+        (lambda x: x.clip(-0.5, 0.5), lambda x: x.clamp(-0.5, 0.5), (a,), off_the_bounds),
+        (lambda x, y: x.maximum(y), lambda x, y: x.maximum(y), (a, b), everywhere),
+        (lambda x, y: x.minimum(y), lambda x, y: x.minimum(y), (a, b), everywhere),
     ]
-    for ours, theirs, args in cases:
+    for ours, theirs, args, where in cases:
         for g, expected in zip(grads_of(ours, *args, upstream=v), torch_grads(theirs, *args, upstream=v)):
-            np.testing.assert_allclose(g, expected, rtol=0, atol=1e-15)
+            np.testing.assert_allclose(g[where], expected[where], rtol=0, atol=1e-15)
 
 
 def test_an_inf_gradient_at_a_unit_that_was_not_selected_gives_zero_not_nan():

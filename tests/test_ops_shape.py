@@ -42,7 +42,13 @@ def _(data):
 def _(data):
     shape = data.draw(shapes(min_dims=2))
     return [data.draw(arrays(shape))], (lambda t: t.reshape(*shape[::-1]).flatten() * 2), \
-        (lambda a: a.reshape(shape[::-1]).reshape(shape[-1], -1) * 2)
+        (lambda a: a.reshape(shape[::-1]).reshape(-1) * 2)
+
+
+@case("flatten_keeping_the_first_axis")
+def _(data):
+    shape = data.draw(shapes(min_dims=2))
+    return [data.draw(arrays(shape))], (lambda t: t.flatten(1) * 2), (lambda a: a.reshape(shape[0], -1) * 2)
 
 
 @case("transpose")

@@ -112,6 +112,43 @@ def test_numpy_sees_the_values():
     np.testing.assert_array_equal(np.stack([t, t]), [[1.0, 2.0], [1.0, 2.0]])
 
 
+def test_numpy_functions_refuse_a_tensor_that_requires_grad():
+    # np.concatenate, np.r_, np.stack... are not ufuncs: they turned x into an array through __array__ and the graph
+    # was silently cut. As PyTorch ("Can't call numpy() on Tensor that requires grad"), refuse, naming detach().
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    for fn in (lambda: np.concatenate([x, x]), lambda: np.r_[x, x], lambda: np.asarray(x), lambda: np.stack([x]),
+               lambda: Tensor([x, x])):
+        with pytest.raises(RuntimeError, match=r"requires grad \(shape \(2,\)\).*t\.detach\(\).*"
+                                               r"tinygrad6\.concatenate"):
+            fn()
+    np.testing.assert_array_equal(np.concatenate([x.detach(), x.data]), [1.0, 2.0, 1.0, 2.0])
+    y = tinygrad6.concatenate([x, x])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    with tinygrad6.no_grad():
+        np.testing.assert_array_equal(np.r_[x * 2, x * 3], [2.0, 4.0, 3.0, 6.0])  # no graph: plain values
+
+
+def test_a_masked_array_is_refused_rather_than_losing_its_mask():
+    m = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
+    with pytest.raises(TypeError, match=r"^Tensor: a masked array \(shape \(3,\)\) would lose its mask.*filled"):
+        Tensor(m)
+    x = Tensor([1.0, 1.0, 1.0], requires_grad=True)
+    for fn in (lambda: x * m, lambda: m * x, lambda: x + m):
+        with pytest.raises(TypeError, match="masked array"):
+            fn()
+    np.testing.assert_array_equal(Tensor(m.filled(0.0)).data, [1.0, 0.0, 3.0])
+
+
+def test_flatten_merges_every_axis_as_torch_and_start_axis_keeps_the_batch():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    assert Tensor(np.ones((10, 11))).flatten().shape == (110,)  # it kept the first axis: (10, 11)
+    assert x.flatten().shape == (24,) and x.flatten(1).shape == (2, 12) and x.flatten(start_axis=2).shape == (2, 3, 4)
+    assert Tensor(5.0).flatten().shape == (1,)  # as torch.flatten of a 0-d tensor
+    (x.flatten() * np.arange(24.0)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.arange(24.0).reshape(2, 3, 4))
+
+
 def test_equality_is_elementwise_and_hashing_by_identity():
     y = Tensor([6.0, 1.0])
     np.testing.assert_array_equal((y == 6.0).data, [True, False])

@@ -658,12 +658,12 @@ def test_replay_leaves_the_seed_checks_to_backward_steps():
 
 
 def test_trace_and_page_give_the_same_gradient_norms():
-    from tinygrad6.viz.html import page_data
+    from tinygrad6.viz.html import expand, page_data
     from tinygrad6.viz.trace import replay_backward
 
     loss, _ = batchnorm_loss()
     rows = viz.trace(loss, quiet=True)
-    records = page_data(replay_backward(loss))["steps"]
+    records = expand(page_data(replay_backward(loss)))["steps"]
     for row, record in zip(rows, records, strict=True):
         assert row.grad_output_norm == record["grad_output"]["norm"]
         assert row.grad_input_norms == [None if x["grad"] is None else x["grad"]["norm"] for x in record["inputs"]]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -266,18 +267,106 @@ def chain(n_ops: int) -> Tensor:
     return x
 
 
-def test_a_100000_op_chain_becomes_dot_text_and_a_trace_in_seconds():
-    y = chain(100_000)
-    start = time.perf_counter()
-    source = viz.draw(y, max_ops=None).source
-    rows = viz.trace(y, grad=np.ones(1), quiet=True)
-    seconds = time.perf_counter() - start
-    assert source.count("class=op") == 100_000 and len(rows) == 100_000
-    assert rows[-1].finalized == ["x0"]
-    # The finding is about speed. Before the fix this took 29 s on the 2-core development machine (draw 23 s, trace
-    # 6 s; 49 s + 11.5 s were reported elsewhere); after it, 8 s. 20 s leaves room for a loaded machine and still
-    # fails on the quadratic-or-heavy version.
-    assert seconds < 20, f"{seconds:.1f} s"
+def test_a_100000_op_chain_becomes_dot_text_and_a_trace_in_linear_time():
+    # The finding was about speed (29 s, then 8 s for 100,000 ops); a test does not assert wall-clock time (a busy
+    # machine took 47.7 s): it checks growth within one run. Linear work grows 10x from 10,000 to 100,000 ops, the
+    # quadratic version grew 100x; 30x leaves room for a noisy machine. Seconds belong in `python -m benchmarks`.
+    seconds = {}
+    for n in (10_000, 100_000):
+        y = chain(n)
+        start = time.perf_counter()
+        source = viz.draw(y, max_ops=None).source
+        rows = viz.trace(y, grad=np.ones(1), quiet=True)
+        seconds[n] = time.perf_counter() - start
+        assert source.count("class=op") == n and len(rows) == n
+        assert rows[-1].finalized == ["x0"]
+    assert seconds[100_000] < 30 * seconds[10_000], seconds
+
+
+def shared_weight_loop(n_ops: int) -> Tensor:
+    """An unrolled loop with shared weights, h = tanh(h @ W + x @ U): W, U and x are read by every step, so their
+    arrows span the whole drawing (what makes Graphviz's dot slow, not the number of ops)."""
+    W = Tensor(np.full((3, 3), 0.1), requires_grad=True, name="W")
+    U = Tensor(np.full((3, 3), 0.2), requires_grad=True, name="U")
+    x = Tensor(np.ones((1, 3)), name="x")
+    h = Tensor(np.zeros((1, 3)), name="h0")
+    for _ in range(n_ops // 4):
+        h = (h @ W + x @ U).tanh()
+    return h.sum()
+
+
+def drawn_edges(source: str) -> list[tuple[str, str]]:
+    return re.findall(r"^\s*(\w+) -> (\w+) \[", source, re.M)
+
+
+def test_long_arrows_are_cut_past_the_layout_cost_and_the_drawing_says_so():
+    # A 121-op loop with shared weights took dot more than 120 s (a 150-op fan-out 99 s), far below MAX_OPS. The
+    # drawing now estimates dot's work (nodes plus a hidden node per rank an arrow crosses) and, past MAX_LAYOUT,
+    # draws W, U and x once and a small reference beside every other op that reads them.
+    y = shared_weight_loop(121)
+    full = viz.draw(y, max_layout=None).source
+    cost, _ = viz.graph.layout_cost(drawn_edges(full))
+    assert cost > viz.graph.MAX_LAYOUT  # what made dot slow
+    with pytest.warns(UserWarning, match=r"draw: long arrows cut: \d+ arrows over more than 3 ranks \(from U, W, x\)"):
+        fast = viz.draw(y).source
+    cut_cost, spans = viz.graph.layout_cost(drawn_edges(fast))
+    assert cut_cost < viz.graph.MAX_LAYOUT / 2 and max(spans) <= viz.graph.LONG_ARROW, (cut_cost, max(spans))
+    assert "long arrows cut" in fast and "max_layout=None" in fast  # the note in the drawing itself
+    # nothing is lost: the same arrows into the same ops, each cut one from a reference named as its tensor
+    assert sorted(dst for _, dst in drawn_edges(fast)) == sorted(dst for _, dst in drawn_edges(full))
+    refs = re.findall(r"^\s*(ref\d+) \[label=(\w+) class=ref", fast, re.M)
+    assert refs and {name for _, name in refs} == {"W", "U", "x"}
+    assert re.findall(r"^\s*(t\d+) \[", fast, re.M) == re.findall(r"^\s*(t\d+) \[", full, re.M)  # every tensor once
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small = viz.draw(shared_weight_loop(41)).source  # small enough: drawn as it is, silently
+    assert "class=ref" not in small
+
+
+@needs_dot
+def test_a_slow_layout_never_makes_the_user_wait_minutes(tmp_path):
+    # stepper() on a 200-op graph raised TimeoutError after 120 s
+    y = shared_weight_loop(201)
+    with pytest.warns(UserWarning, match="long arrows cut"):
+        page = viz.stepper(y).html
+    assert "long arrows cut" in page and len(page_data_of(page)["steps"]) == 201
+    with pytest.warns(UserWarning, match="long arrows cut"):
+        svg = viz.render(y, path=tmp_path / "loop.svg").read_text()
+    assert "long arrows cut" in svg
+
+
+@needs_dot
+def test_render_falls_back_to_the_cut_drawing_when_dot_is_slow(tmp_path, monkeypatch):
+    # under max_layout the estimate can still be wrong: after FALLBACK_AFTER seconds render and the page stop dot
+    # and draw the cut version (here forced with a tiny FALLBACK_AFTER and a max_layout that never cuts)
+    monkeypatch.setattr(viz.graph, "FALLBACK_AFTER", 1e-4)
+    y = shared_weight_loop(41)
+    with pytest.warns(UserWarning, match=r"had not finished after 0.0001 s, so the drawing was made again"):
+        svg = viz.render(y, path=tmp_path / "loop.svg", max_layout=10**9).read_text()
+    assert "long arrows cut" in svg and "class=\"node ref\"" in svg
+
+
+def page_data_of(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="backward-data">(.*?)</script>', page, re.S)
+    return json.loads(match.group(1))
+
+
+def test_the_page_stores_each_gradient_and_rule_once():
+    # the page's JSON for a 2,003-op network was 13.3 MB: each gradient was written up to four times (sent,
+    # summed, final, arriving at the next op) and each rule once per op. Now each is stored once and referenced.
+    model = nn.MLP(4, [8] * 20, 3, batchnorm=True, rng=0)
+    x = Tensor(np.random.default_rng(0).normal(size=(5, 4)))
+    loss = tinygrad6.F.cross_entropy(model(x), np.array([0, 1, 2, 1, 0]))
+    from tinygrad6.viz.html import page_data as raw_page_data
+    from tinygrad6.viz.trace import replay_backward
+
+    data = raw_page_data(replay_backward(loss))
+    n = len(data["steps"])
+    sent = sum(g is not None for s in data["steps"] for g in (x["grad"] for x in s["inputs"]))
+    assert len(data["grads"]) <= sent + 1  # each gradient once (the seed too), not again as a sum, final, arriving
+    assert len(data["rules"]) < 20  # one per op class
+    assert len(json.dumps(data)) < 2_000 * n  # was about 6,600 characters per op
+    assert all(isinstance(s["grad_output"], int) for s in data["steps"])
 
 
 def test_a_graph_past_max_ops_is_refused_with_the_ways_out(tmp_path):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import errors, modes
+from . import errors, modes, tracing
 from .op import Op
-from .tensor import ArrayLike, Tensor
+from .tensor import ArrayLike, Tensor, where
 
 
 @dataclass(slots=True)
@@ -75,7 +75,7 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
                 grads[key] = grads[key] + gx if key in grads else gx
             pending[key] -= 1
             if pending[key] == 0:  # every consumer has sent its share: x's gradient is final
-                total = grads.pop(key) if key in grads else Tensor._wrap(np.zeros_like(x._data))
+                total = _complete(x, grads.pop(key, None), create_graph)
                 finalized.append((x, sink.finalize(x, total)))
                 ready.append(finalized[-1])
         if not retain_graph:
@@ -102,6 +102,13 @@ def count_consumers(outputs: Sequence[Tensor]) -> dict[int, int]:
                 if x.creator is not None:
                     stack.append(x.creator)
     return pending
+
+
+def _complete(x: Tensor, total: Tensor | None, create_graph: bool) -> Tensor:
+    """x's complete gradient: the sum received, or zeros. Under create_graph, one that does not require grad (piecewise
+    constant in x: abs, relu, where, clip...) is joined to x with derivative 0, to be differentiated again (PyTorch)."""
+    total = Tensor._wrap(np.zeros_like(x._data)) if total is None else total
+    return where(False, x, total) if create_graph and not total.requires_grad else total
 
 
 def _fit(op: Op, x: Tensor, gx: Tensor | None) -> Tensor | None:
@@ -141,7 +148,7 @@ class GradientSink:
             # tensors or be the caller's seed), except under create_graph, where it is the recorded tensor itself
             own = g if g.requires_grad else Tensor._wrap(np.array(g._data))
             t.grad = own if t.grad is None else t.grad + g
-            modes.observe("grad", t, g)
+            tracing.observe("grad", t, g)
         return g
 
     def results(self) -> list[Tensor | None] | None:
@@ -171,7 +178,7 @@ def set_rule_modes(op: Op, create_graph: bool) -> list:
     tokens = [(modes._grad_enabled, modes._grad_enabled.set(create_graph))]
     if modes._anomaly.get():
         tokens.append((modes._anomaly, modes._anomaly.set(False)))
-    if create_graph or modes._tracing.get() is not None:  # recorded ops: drawn in the scope of their op
+    if create_graph or tracing.active.get() is not None:  # recorded ops: drawn in the scope of their op
         tokens.append((modes._scope, modes._scope.set(op.scope)))
     return tokens
 

@@ -3,7 +3,7 @@ an IDX reader, a train/validation split and mini-batches.
 
     from tinygrad6 import datasets
     (x_train, t_train), (x_test, t_test) = datasets.mnist()             # 60,000 / 10,000, x in [0, 1], (N, 784)
-    (x_train, t_train), (x_test, t_test) = datasets.mnist_test_split("../shared/data/mnist")  # 8,000 / 2,000
+    (x_train, t_train), (x_test, t_test) = datasets.mnist_test_split("mnist/")  # 8,000 / 2,000
     (x_train, t_train), (x_test, t_test) = datasets.digits()            # 1,500 / 297, (N, 64), no download
     x_tr, t_tr, x_val, t_val = datasets.train_val_split(x_train, t_train, val_ratio=0.2, seed=0)
     for x, t in datasets.batches(x_tr, t_tr, batch_size=100, seed=0): ...

@@ -35,10 +35,31 @@ def forward_error(op: Op, inputs: tuple[Tensor, ...], error: Exception) -> Excep
     return ShapeError(f"{op.name}: shapes {shapes}: {error}")
 
 
-def complex_error(op: Op, inputs: tuple[Tensor, ...]) -> TypeError:
-    return TypeError(f"{op.name}: complex numbers are not supported by autograd (input dtypes "
-                     f"{' and '.join(str(t.dtype) for t in inputs)}); keep the real and imaginary parts as two float "
-                     f"tensors")
+def dtype_error(op: Op, inputs: tuple[Tensor, ...], dtype: np.dtype) -> TypeError:
+    """The error for an op on inputs that require grad whose result is complex or object (which autograd cannot
+    follow: recording nothing would silently leave the op out of the gradient)."""
+    dtypes = " and ".join(str(t.dtype) for t in inputs)
+    if dtype.kind == "c":
+        return TypeError(f"{op.name}: complex numbers are not supported by autograd (input dtypes {dtypes}); keep the "
+                         f"real and imaginary parts as two float tensors")
+    return TypeError(f"{op.name}: the result has dtype object (input dtypes {dtypes}), which autograd cannot "
+                     f"differentiate: numpy keeps Python objects where an integer does not fit in int64 (2**64) "
+                     f"or data mixes types. Convert the data to float first, e.g. Tensor([2.0**64, 1.0])")
+
+
+def masked_error(data: np.ma.MaskedArray) -> TypeError:
+    return TypeError(f"Tensor: a masked array (shape {data.shape}) would lose its mask: Tensor holds plain arrays. "
+                     f"Fill the masked values first (data.filled(0.0)), or keep the mask as a tensor of its own and "
+                     f"multiply by it")
+
+
+def array_error(t: Tensor) -> RuntimeError:
+    """Raised by np.asarray(t) (`__array__`) for a tensor that requires grad, as PyTorch does: numpy functions that
+    are not ufuncs (np.concatenate, np.r_, np.stack...) would make an array of it and silently cut the graph."""
+    return RuntimeError(f"cannot turn a tensor that requires grad (shape {t.shape}) into a numpy array: numpy would "
+                        f"drop its graph, so no gradient would flow back. Use t.detach() (or t.data) for the values "
+                        f"alone, or tinygrad6's own functions (tinygrad6.concatenate, tinygrad6.stack) to stay in "
+                        f"the graph")
 
 
 def check_finite(op: Op, phase: str, value: np.ndarray, inputs: tuple[Tensor, ...]) -> None:

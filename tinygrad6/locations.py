@@ -19,7 +19,8 @@ from types import CodeType, FrameType
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # the engine's own machinery: an op is never "created" on one of these lines, only passed through them
 _CORE = tuple(os.path.join(_PACKAGE_DIR, f) for f in ("tensor.py", "op.py", "modes.py", "autograd.py", "locations.py",
-                                                          "errors.py", "contextdecorator.py", "ops" + os.sep))
+                                                          "errors.py", "contextdecorator.py", "tracing.py",
+                                                          "ops" + os.sep))
 _TENSOR_PY = os.path.join(os.path.dirname(__file__), "tensor.py")  # as co_filename spells it
 _STDLIB = tuple({os.path.join(sysconfig.get_paths()[k], "") for k in ("stdlib", "platstdlib")})
 _kinds: dict[str, str] = {}  # co_filename -> "core", "library", "stdlib" or "user" (cached: one lookup per frame)
@@ -74,16 +75,22 @@ def locate() -> Location:
 
 def assigned_name(frame: FrameType) -> str | None:
     """`xc` when `frame` is executing the outermost operation of `xc = <expression>` (a single plain name as the
-    target), found from the line's syntax tree and the exact span of the running instruction. None otherwise:
-    tuple targets, augmented assignments, and the inner operations of `y = (x * x).sum()` (only `.sum()` is y).
-    Needs Python 3.11+ (instruction positions); on older versions it is always None."""
+    target), found from the exact spans of the running instruction and of the next one (the store into xc) and the
+    syntax tree of that one statement. None otherwise: tuple targets, augmented assignments, and the inner
+    operations of `y = (x * x).sum()` (only `.sum()` is y). Needs Python 3.11+ (instruction positions); on older
+    versions it is always None."""
     if not hasattr(frame.f_code, "co_positions"):
         return None
     positions = _positions(frame.f_code)
     index = frame.f_lasti // 2
-    if index >= len(positions):
+    if index >= len(positions) or None in positions[index]:
         return None
-    return _assignments(frame.f_code.co_filename).get(positions[index])
+    span = positions[index]
+    # the next instruction (inline caches repeat this one's position): in `name = <this>`, the store into name
+    target = next((p for p in positions[index + 1:index + 12] if p != span), None)
+    if target is None or None in target or target[0] > span[0]:
+        return None
+    return _statement_assignments(frame.f_code.co_filename, target[0], span[1]).get((target, span))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -91,28 +98,41 @@ def _positions(code: CodeType) -> tuple:
     return tuple(code.co_positions())
 
 
-def _assignments(filename: str) -> dict[tuple, str]:
-    """For every `name = value` in the file: the span (line, end line, column, end column) of value -> name."""
+STATEMENT_TAIL = 3  # lines after the value's last line that may still belong to its statement (closing brackets)
+
+
+def _statement_assignments(filename: str, first: int, last: int) -> dict[tuple, str]:
+    """For every `name = value` in the statement that starts on line `first` and reaches at least line `last` of the
+    file: (span of name, span of value) -> name, each span (line, end line, column, end column). Only that
+    statement is parsed (never the whole file, which may be megabytes), once per file and lines."""
     lines = linecache.getlines(filename)  # the same list object until the file changes and linecache reloads it
-    cached = _assignment_cache.get(filename)
+    cached = _assignment_cache.get((filename, first, last))
     if cached is not None and cached[0] is lines:
         return cached[1]
     spans: dict[tuple, str] = {}
-    try:
-        tree = ast.parse("".join(lines))
-    except (SyntaxError, ValueError):
-        tree = None
-    for node in ast.walk(tree) if tree is not None else ():
-        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else (
-            node.target if isinstance(node, ast.AnnAssign) else None)
-        if isinstance(target, ast.Name) and node.value is not None:
-            v = node.value
-            spans[(v.lineno, v.end_lineno, v.col_offset, v.end_col_offset)] = target.id
-    _assignment_cache[filename] = (lines, spans)
+    for end in range(last, min(last + STATEMENT_TAIL, len(lines)) + 1):
+        text = "".join(lines[first - 1:end])
+        indented = text[:1].isspace()  # a statement inside a block: parsed as the body of `if 1:`
+        try:
+            tree = ast.parse("if 1:\n" + text if indented else text)
+        except (SyntaxError, ValueError):
+            continue
+        shift = first - 1 - indented  # parsed line numbers -> the file's
+        for node in ast.walk(tree):
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else (
+                node.target if isinstance(node, ast.AnnAssign) else None)
+            if isinstance(target, ast.Name) and node.value is not None:
+                t, v = target, node.value
+                spans[((t.lineno + shift, t.end_lineno + shift, t.col_offset, t.end_col_offset),
+                       (v.lineno + shift, v.end_lineno + shift, v.col_offset, v.end_col_offset))] = target.id
+        break
+    if len(_assignment_cache) > 4096:
+        _assignment_cache.clear()
+    _assignment_cache[(filename, first, last)] = (lines, spans)
     return spans
 
 
-_assignment_cache: dict[str, tuple] = {}
+_assignment_cache: dict[tuple[str, int, int], tuple] = {}
 
 
 def name_from_caller(result: object, frame: FrameType | None, inputs: tuple = ()) -> None:

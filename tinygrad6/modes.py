@@ -6,7 +6,6 @@ when its `with` block ends, even on an exception.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -19,15 +18,6 @@ _retain_grads: ContextVar[bool] = ContextVar("retain_grads", default=False)
 _anomaly: ContextVar[bool] = ContextVar("detect_anomaly", default=False)
 _record_source: ContextVar[bool] = ContextVar("record_source", default=False)
 _scope: ContextVar[tuple[str, ...]] = ContextVar("scope", default=())
-# the Tracer of `tinygrad6.compile` while it records a step (else None); the core reports to it through `observe`
-_tracing: ContextVar = ContextVar("tracing", default=None)
-
-
-def observe(event: str, *args) -> None:
-    """Report `event` ("op", "grad", "value", "write_in_place"...) to the compiled step's tracer, if one records."""
-    trace = _tracing.get()
-    if trace is not None:
-        getattr(trace, event)(*args)
 
 Fn = TypeVar("Fn", bound=Callable)
 
@@ -54,17 +44,6 @@ class _Mode:
 
     def __call__(self, fn: Fn) -> Fn:
         return decorate(fn, self._fresh)
-
-
-def replayed(method: Fn) -> Fn:
-    """For a method without arguments whose effect lies outside the graph (an optimizer's `step`): while tracing, the
-    call is recorded and run untraced, and a compiled step calls the method again on every replay."""
-    @functools.wraps(method)
-    def wrapper(self):
-        trace = _tracing.get()
-        return method(self) if trace is None else trace.call(self, wrapper, method)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def no_grad() -> _Mode:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import errors, locations, modes
+from . import errors, locations, modes, tracing
 from .display import shorten
 from .errors import AnomalyError, ShapeError  # noqa: F401  (raised by ops; importable from here as before)
 
@@ -78,9 +78,9 @@ class Op:
                 if t.requires_grad:
                     op.record(inputs, out)
                     break
-        elif y.dtype.kind == "c" and any(t.requires_grad for t in inputs):
-            raise errors.complex_error(op, inputs)
-        if out.creator is None and modes._tracing.get() is not None:
+        elif y.dtype.kind in "cO" and any(t.requires_grad for t in inputs):  # not silently left out of the graph
+            raise errors.dtype_error(op, inputs, y.dtype)
+        if out.creator is None and tracing.active.get() is not None:
             op.record(inputs, out, requires_grad=False)
         return out
 
@@ -99,7 +99,7 @@ class Op:
                 out.name = self.location.name
         if modes._retain_grads.get() and requires_grad:
             out._retains_grad = True
-        modes.observe("op", self, out)
+        tracing.observe("op", self, out)
 
     # -- what backward reads --------------------------------------------------------------------------------
     def save(self, **values: Any) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from . import modes
+from . import tracing
 from .tensor import Tensor
 
 
@@ -90,13 +90,13 @@ class Optimizer:
             setattr(self, name, value)
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
 
-    @modes.replayed
+    @tracing.replayed
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (`.grad = None`), before the next backward."""
         for p in self.params:
             p.grad = None
 
-    @modes.replayed
+    @tracing.replayed
     def step(self) -> None:
         """Update every parameter that has a gradient."""
         for p, state in zip(self.params, self.state):

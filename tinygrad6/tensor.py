@@ -33,8 +33,7 @@ class Tensor:
     `.creator` (the op that produced this tensor, None for a leaf).
     """
 
-    # what every tensor starts with (class attributes: a tensor stores only what differs, so an op's output sets
-    # nothing but its data)
+    # what every tensor starts with (class attributes: a tensor stores only what differs, an op's output its data)
     grad: Tensor | None = None
     requires_grad = False
     name: str | None = None
@@ -47,6 +46,8 @@ class Tensor:
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
         source = data if isinstance(data, Tensor) else None
+        if isinstance(data, np.ma.MaskedArray):  # np.asarray would drop the mask without a word
+            raise errors.masked_error(data)
         self._data = np.asarray(data._data if source is not None else data, dtype=dtype)
         if requires_grad:
             if self._data.dtype.kind != "f":
@@ -73,12 +74,12 @@ class Tensor:
         a view made by an op (`reshape`, `transpose`, `T`, basic slicing) is seen too.
         Not seen: a write through the ndarray itself (`t.data[0] = 5`, `np.add(t.data, 1, out=t.data)`) or
         through an array the tensor was made from; write `t[0] = 5` instead."""
-        modes.observe("value", self, ".data")
+        tracing.observe("value", self, ".data")
         return self._data
 
     @data.setter
     def data(self, value: np.ndarray) -> None:
-        modes.observe("write_in_place", self, ".data = ...")
+        tracing.observe("write_in_place", self, ".data = ...")
         value = np.asarray(value)
         if not same_memory(value, self._data):  # new memory: no longer an alias of the old array's other views
             self._stamp = None
@@ -87,7 +88,7 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         """Write into the values in place (counts as an in-place change, like assigning to `.data`)."""
-        modes.observe("write_in_place", self, "t[...] = ...")
+        tracing.observe("write_in_place", self, "t[...] = ...")
         self._data[_plain_index(index)] = value._data if isinstance(value, Tensor) else value
         self._stamp_write()
 
@@ -130,7 +131,7 @@ class Tensor:
     # -- Python conversions, as in PyTorch: only a one-element tensor is a number or a truth value --------------
     def item(self, what: str = "item()") -> float:
         """The single value of a one-element tensor as a Python number."""
-        modes.observe("value", self, what)
+        tracing.observe("value", self, what)
         if self._data.size != 1:
             raise ValueError(f"{what}: tensor of shape {self.shape} has {self.size} elements, not 1: {what} of a "
                              f"tensor of shape {self.shape} is ambiguous; reduce it first (t.sum(), t.max()) or pick "
@@ -146,16 +147,19 @@ class Tensor:
         return str(self) if not spec else format(self.item(f"format '{spec}'"), spec)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        """np.asarray(t) gives the values (the same array as `.data` unless a dtype or copy=True asks otherwise)."""
-        modes.observe("value", self, "np.asarray()")
+        """np.asarray(t) gives the values, as `.data`; refused when t requires grad (numpy would cut the graph)."""
+        tracing.observe("value", self, "np.asarray()")
+        if self.requires_grad:
+            raise errors.array_error(self)
         return np.array(self._data, dtype=dtype, copy=True) if copy else self._data.astype(dtype or self.dtype,
                                                                                              copy=False)
 
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (the same array as `.data`, not a copy)."""
-        return self.__array__()
+        tracing.observe("value", self, "numpy()")
+        return self._data
 
-    def tolist(self) -> Any: return self.__array__().tolist()
+    def tolist(self) -> Any: return self.numpy().tolist()
 
     def named(self, name: str) -> Tensor:
         """Set `.name` (shown by repr, the graph, the trace and the step-through page) and return self:
@@ -176,10 +180,10 @@ class Tensor:
 
     def argmax(self, axis: int | None = None) -> np.ndarray:
         """Index of the largest value (not differentiable, so a plain numpy array)."""
-        return self.__array__().argmax(axis=axis)
+        return self.numpy().argmax(axis=axis)
 
     def __repr__(self) -> str:
-        modes.observe("value", self, "repr()")
+        tracing.observe("value", self, "repr()")
         parts = [f"name={self.name!r}"] if self.name else []
         parts += [f"op={self.creator.name}"] if self.creator is not None else []
         parts += [f"shape={self.shape}", f"dtype={self.dtype}"] + (["requires_grad=True"] if self.requires_grad else [])
@@ -201,9 +205,8 @@ class Tensor:
 
     def backward_steps(self, grad: ArrayLike | None = None, retain_graph: bool | None = None,
                        create_graph: bool = False) -> Iterator[BackwardStep]:
-        """`backward()` one op at a time: a generator yielding a `BackwardStep` per op node processed (the op,
-        the gradient arriving at it, the gradients it sends to each input, the tensors whose gradient became
-        final). `backward()` is exactly this generator run to the end."""
+        """`backward()` one op at a time: a generator yielding a `BackwardStep` per op (the op, the gradient arriving,
+        the gradients sent to each input, the tensors whose gradient became final); backward() runs it to the end."""
         return autograd.backward_steps([self], None if grad is None else [grad], retain_graph=retain_graph,
                                        create_graph=create_graph)
 
@@ -227,7 +230,7 @@ class Tensor:
             return other
         if isinstance(other, (int, float)) and self._data.dtype.kind == "f":
             return Tensor._wrap(np.array(other, dtype=self._data.dtype))
-        return Tensor._wrap(np.asarray(other))
+        return Tensor(other)
 
     def __add__(self, other: ArrayLike) -> Tensor: return ops.Add.apply(self, self._operand(other))
     def __radd__(self, other: ArrayLike) -> Tensor: return ops.Add.apply(self._operand(other), self)
@@ -245,8 +248,7 @@ class Tensor:
     def __pos__(self) -> Tensor: return self
 
     # comparisons give boolean tensors: recorded ops without gradient (a backward rule's masks), == and != too (as
-    # in numpy and PyTorch); hashing stays by identity, so tensors can still be dict keys and set members.
-    # PyTorch: t == None is False.
+    # in numpy and PyTorch; t == None is False); hashing stays by identity, so tensors can be dict keys.
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
         return False if other is None else self._compare("equal", other)  # type: ignore[return-value]
 
@@ -308,8 +310,8 @@ class Tensor:
         """reshape(2, 3) or reshape((2, 3)); one axis may be -1."""
         return ops.Reshape.apply(self, shape=_shape(shape))
 
-    def flatten(self, start_axis: int = 1) -> Tensor:
-        """Keep the axes before start_axis and merge the rest: (N, 1, 28, 28) -> (N, 784)."""
+    def flatten(self, start_axis: int = 0) -> Tensor:
+        """Merge the axes from start_axis on, as torch.flatten: (N, 1, 28, 28) -> (N*784,), start_axis=1 -> (N, 784)."""
         return self.reshape(self.shape[:start_axis] + (-1,))
 
     def transpose(self, *axes: int | tuple[int, ...]) -> Tensor:
@@ -441,4 +443,4 @@ def _index_parts(entry) -> tuple:
 
 
 # The one import cycle: Tensor's methods run ops and backward, and ops and the backward loop make Tensors.
-from . import autograd, modes, ops  # noqa: E402
+from . import autograd, errors, ops, tracing  # noqa: E402

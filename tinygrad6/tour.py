@@ -2,7 +2,7 @@
 
     python -m tinygrad6.tour --out tour/                          # quick form (well under 5 minutes), offline
     python -m tinygrad6.tour --out tour/ --full                   # the chapter's sizes (a few minutes)
-    python -m tinygrad6.tour --out tour/ --data ../shared/data/mnist   # MNIST IDX files from a folder
+    python -m tinygrad6.tour --out tour/ --data DIR   # MNIST IDX files from a folder
     python -m tinygrad6.tour --out tour/ --dataset mnist          # download MNIST first (once)
 
 It draws Batch Normalization's graph and writes its step-through backward page (`tinygrad6.viz`), runs the eight

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import modes, nn, optim
+from .. import modes, nn, optim, tracing
 from ..functional import DropoutMask
 from ..tensor import Tensor
 from .guard import Guard, build_guard
@@ -54,7 +54,7 @@ class CompiledStep:
         self.names = None  # set on the first trace
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if modes._tracing.get() is not None:  # called inside another compiled step's trace: traced as part of it
+        if tracing.active.get() is not None:  # called inside another compiled step's trace: traced as part of it
             return self.fn(*args, **kwargs)
         problem = ("detect_anomaly() is on" if modes._anomaly.get() else
                    "retain_grads() is on" if modes._retain_grads.get() else None)
@@ -118,7 +118,7 @@ class CompiledStep:
         targs, tkwargs = unflatten(flatten((args, kwargs), []), traced_leaves)
         self.traces += 1
         try:
-            with modes._Mode(modes._tracing, recorded), modes._Mode(modes._record_source, modes._record_source.get()):
+            with modes._Mode(tracing.active, recorded), modes._Mode(modes._record_source, modes._record_source.get()):
                 result = self.fn(*targs, **tkwargs)
         except CompileError:
             StepState.restore(before)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import locations, modes, nn, ops, optim
+from .. import locations, modes, nn, ops, optim, tracing
 from ..tensor import Tensor
 from .state import IMMUTABLE, root
 
@@ -124,7 +124,7 @@ class Tracer:
                                "Optimizer subclass's gradient() method, or run this step eagerly")
                     break
         self.events.append(("call", obj, method))
-        with modes._Mode(modes._tracing, None):
+        with modes._Mode(tracing.active, None):
             result = method(obj)
         if method.__name__ == "zero_grad" and isinstance(obj, optim.Optimizer):
             self.grads.update((id(p), (p, None)) for p in obj.params)
@@ -138,7 +138,7 @@ def _shown(t: Tensor) -> str:
 def trace(fn: Callable, *args: Any) -> tuple[Tracer, Any]:
     """Run `fn(*args)` once under trace mode; returns the tracer and what fn returned."""
     recorded = Tracer()
-    with modes._Mode(modes._tracing, recorded):
+    with modes._Mode(tracing.active, recorded):
         return recorded, fn(*args)
 
 
@@ -164,7 +164,7 @@ class ArgumentArray(np.ndarray):
 
 
 def _report(what: str) -> None:
-    modes.observe("argument", what)
+    tracing.observe("argument", what)
 
 
 def _reading(name: str) -> Callable:

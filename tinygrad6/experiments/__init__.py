@@ -1,6 +1,6 @@
 """The chapter-6 experiments, one module each, sharing one command line (see `common.py`):
 
-    python -m tinygrad6.experiments.weight_decay --data ../shared/data/mnist --out out/ [--quick] [--seed 0]
+    python -m tinygrad6.experiments.weight_decay --data DIR --out out/ [--quick] [--seed 0]
     python -m tinygrad6.experiments weight_decay --quick          # the same, through the package
 
 Each writes <out>/<name>.png and <out>/<name>.json; in Python, `module.run(data, out, quick=True)` does the same

@@ -2,7 +2,7 @@
 with SGD (lr 0.01) on 1,000 images for 20 epochs, for 16 scales of the initial weights from 1 down to 0.0001
 (np.logspace(0, -4, 16)); a 4x4 grid of training-accuracy curves.
 
-    python -m tinygrad6.experiments.batchnorm_compare --data ../shared/data/mnist --out out/
+    python -m tinygrad6.experiments.batchnorm_compare --data DIR --out out/
 
 For each scale both networks start from the same weights (BatchNorm adds gamma = 1, beta = 0) and see the same
 mini-batches. The training accuracy is measured on the 1,000 training images after every epoch.

@@ -4,7 +4,7 @@ book's ch06/overfit_dropout.py: without Dropout, with the book's Dropout 0.2 aft
 inverted Dropout 0.2 (PyTorch's form, `nn.Dropout`'s default); train and test accuracy after every epoch (evaluated
 in eval mode). All three start from the same weights and see the same batches; both Dropout runs draw the same masks.
 
-    python -m tinygrad6.experiments.dropout --data ../shared/data/mnist --out out/
+    python -m tinygrad6.experiments.dropout --data DIR --out out/
 
 The two Dropout forms compute the same function but train differently under SGD: the book's network is an inverted
 one whose weights after each Dropout are (1-p) times smaller and learn with a (1-p)**2 times lower learning rate

@@ -3,7 +3,7 @@ validation split. 500 training images, 20% of them (shuffled) held out for valid
 lambda = 10**U(-8, -4); a 6x100 ReLU network trained with SGD (batch 100) for 50 epochs per trial; 100 trials.
 The best 20 trials, by final validation accuracy, are drawn as a grid and printed with their values.
 
-    python -m tinygrad6.experiments.hyperparameter_search --data ../shared/data/mnist --out out/
+    python -m tinygrad6.experiments.hyperparameter_search --data DIR --out out/
 
 The test set is never used: the search only ever looks at the validation images.
 

@@ -1,7 +1,7 @@
 """Experiment 2 (chapter 6.1.7, figure 6-9): SGD, Momentum, AdaGrad and Adam training the same 4x100 ReLU network
 (He initial weights) on the same mini-batches of 128 images for 2,000 iterations; smoothed loss curves.
 
-    python -m tinygrad6.experiments.optimizer_compare --data ../shared/data/mnist --out out/
+    python -m tinygrad6.experiments.optimizer_compare --data DIR --out out/
 
 Learning rates are the book's defaults (0.01, Adam 0.001). All four networks start from the same weights. As in the
 book's ch06/optimizer_compare_mnist.py, the curves are the loss on each batch recorded right after its update,

@@ -2,7 +2,7 @@
 trained on only 300 images with SGD (lr 0.01) for 201 epochs, without weight decay (lambda 0) and with lambda 0.1
 (the loss term 0.5 * lambda * sum(W**2), `nn.l2_penalty`); train and test accuracy after every epoch.
 
-    python -m tinygrad6.experiments.weight_decay --data ../shared/data/mnist --out out/
+    python -m tinygrad6.experiments.weight_decay --data DIR --out out/
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 (std sqrt(1/n)) and He (std sqrt(2/n)), trained with SGD (lr 0.01) on the same batches of 128 for 2,000 iterations.
 Loss curves and statistics as in `optimizer_compare` (the book's: the smoothed loss after each update).
 
-    python -m tinygrad6.experiments.weight_init_compare --data ../shared/data/mnist --out out/
+    python -m tinygrad6.experiments.weight_init_compare --data DIR --out out/
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import files, locations, modes
+from .. import files, locations, modes, tracing
 from ..modes import scope
 from ..tensor import Tensor
 
@@ -76,7 +76,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs) -> Any:
-        modes.observe("module", self)
+        tracing.observe("module", self)
         with scope(type(self).__name__):
             out = self.forward(*args, **kwargs)
         if modes._record_source.get():  # `h = layer(x)` in the user's code names the output h
@@ -136,13 +136,13 @@ class Module:
         """Buffer `name` as a leaf Tensor sharing its array, for use in forward (a compiled step reads the buffer's
         current value here on every call)."""
         t = Tensor(getattr(self, name))
-        modes.observe("read", self, name, t)
+        tracing.observe("read", self, name, t)
         return t
 
     def set_buffer(self, name: str, value: Tensor) -> None:
         """Store the values of `value` as buffer `name` (a compiled step stores its new value here on every call)."""
         setattr(self, name, value._data)
-        modes.observe("write", self, name, value)
+        tracing.observe("write", self, name, value)
 
     def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
         for prefix, module in self.named_modules():

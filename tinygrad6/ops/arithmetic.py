@@ -61,7 +61,7 @@ class Div(Op):
 
 
 class Pow(Op):
-    """y = a ** b.   da = gy * b * a**(b - 1),  db = gy * y * log(a)"""
+    """y = a ** b.   da = gy * b * a**(b - 1),  db = gy * y * log(a), taken as 0 where a = 0 (as PyTorch)"""
 
     saves_output = True
 
@@ -74,7 +74,7 @@ class Pow(Op):
             # a constant exponent 0: y = 1, da = 0 (not 0 * 0**-1 = NaN at a = 0); only for a constant b, since
             # the mixed second derivative d/db (b a**(b-1)) = a**-1 at b = 0 is not 0
             ga = ga.where(b != 0, 0.0)
-        gb = gy * self.output * a.log() if b.requires_grad else None
+        gb = gy * self.output * a.where(a != 0, 1.0).log() if b.requires_grad else None  # not 0 * log 0 = NaN
         return ga, gb
 
 

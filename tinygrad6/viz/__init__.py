@@ -15,11 +15,13 @@ page/      the page's template, style and script (stepper.html, .css, .js), pack
 
 Names are shown literally, never as markup or script. draw/render/backprop_html refuse graphs of more than
 MAX_OPS (2,000) ops, which Graphviz would need minutes for; the error says how to collapse, cut or lift the limit.
+Long arrows (a weight shared by every step of a loop) slow Graphviz far more than ops: past MAX_LAYOUT they are cut
+and their tensor drawn again beside each op it feeds, and the drawing and a warning say so.
 """
 
-from .graph import MAX_OPS, GraphModel, GraphvizNotFoundError, dot_available, draw, render, walk
+from .graph import MAX_LAYOUT, MAX_OPS, GraphModel, GraphvizNotFoundError, dot_available, draw, render, walk
 from .html import Stepper, backprop_html, stepper
 from .trace import TraceRow, format_trace, trace
 
-__all__ = ["MAX_OPS", "GraphModel", "GraphvizNotFoundError", "Stepper", "TraceRow", "backprop_html", "dot_available",
-           "draw", "format_trace", "render", "stepper", "trace", "walk"]
+__all__ = ["MAX_LAYOUT", "MAX_OPS", "GraphModel", "GraphvizNotFoundError", "Stepper", "TraceRow", "backprop_html",
+           "dot_available", "draw", "format_trace", "render", "stepper", "trace", "walk"]

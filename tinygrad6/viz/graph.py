@@ -33,6 +33,7 @@ import re
 import shutil
 import subprocess
 import textwrap
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -65,6 +66,17 @@ FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "d
 # 4,800 ops 45 s. Past MAX_OPS, draw/render/backprop_html refuse and say how to collapse, cut or lift the limit.
 MAX_OPS = 2_000
 DOT_TIMEOUT = 120.0  # seconds: what MAX_OPS takes, forty times over
+# Yet a graph far below MAX_OPS can take minutes: dot draws an arrow over k ranks as a chain of k - 1 invisible nodes
+# and positions them all, superlinearly. A weight shared by every step of an unrolled loop, or a fan-out summed in
+# a chain, has arrows over hundreds of ranks: an unrolled loop of 81 ops took 4 s, of 101 ops 10-23 s, a 150-op
+# fan-out more than 90 s. `layout_cost` estimates that work without running dot; past MAX_LAYOUT the drawing cuts
+# every arrow longer than LONG_ARROW ranks and draws its tensor again as a small reference beside the op it feeds
+# (a note in the drawing and a warning say so). Measured on 2 busy cores (benchmarks/viz_size.py `loop_layout`):
+# cost 2,021 (a 61-op loop) 0.7 s, 2,608 (a 100-op fan-out) 2.1 s, 3,006 (a 1,000-op chain, nothing long to cut)
+# 2.1 s, 3,591 (an 81-op loop) 6.1 s; cut, a 201-op loop costs 558 and takes 0.2 s, a 300-op fan-out 905 and 0.3 s.
+MAX_LAYOUT = 2_500
+LONG_ARROW = 3
+FALLBACK_AFTER = 10.0  # seconds render and the page give dot before they fall back to the drawing with cut arrows
 LABEL_WIDTH = 24  # characters per line of values in a node: mean, std on one line, min, max on the next
 
 INSTALL_HELP = (
@@ -366,7 +378,8 @@ def check_size(model: GraphModel, max_ops: int | None, caller: str) -> None:
 
 # -- drawing --------------------------------------------------------------------------------------------------
 def draw(*outputs, show: Iterable[str] | str = ("shape", "value", "grad"), rankdir: str = "TB",
-         collapse: bool | Iterable[str] = (), legend: bool = True, max_ops: int | None = MAX_OPS) -> graphviz.Digraph:
+         collapse: bool | Iterable[str] = (), legend: bool = True, max_ops: int | None = MAX_OPS,
+         max_layout: int | None = MAX_LAYOUT) -> graphviz.Digraph:
     """The computation graph behind `outputs` (tensors, or one compiled step once called: see `compiled_parts`) as
     a `graphviz.Digraph` (displays inline in Jupyter; `.source` is the DOT text; `render` writes files).
 
@@ -382,6 +395,10 @@ def draw(*outputs, show: Iterable[str] | str = ("shape", "value", "grad"), rankd
         Graphviz needs minutes. A bigger graph raises ValueError saying how to shrink it (collapse=True, or draw an
         intermediate tensor); max_ops=None draws any size (building the DOT text stays linear: seconds for 100,000
         ops).
+    max_layout: the most `layout_cost` (an estimate of dot's work: nodes, plus a hidden node per rank crossed by a long
+        arrow) to lay out as is, MAX_LAYOUT by default. Past it, arrows over more than LONG_ARROW ranks (a weight
+        shared by every step of a loop) are cut: the tensor is drawn again, small and dashed, beside each op it feeds,
+        and the drawing and a warning say so. 0: always cut them; None: never (dot may need minutes).
 
     Names are shown literally, never as markup: tensor, scope and op names, op parameters and source paths may
     hold quotes, backslashes (`\\N`), `<b>`, `&amp;`, braces, `|` and line breaks; the drawing shows those very
@@ -400,7 +417,7 @@ def draw(*outputs, show: Iterable[str] | str = ("shape", "value", "grad"), rankd
         raise ValueError(f"draw: rankdir must be one of {list(RANKDIRS)}, got {rankdir!r}")
     model = GraphModel.build(tensors, collapse)
     check_size(model, max_ops, "draw")
-    return build_digraph(model, show, rankdir, legend, updates)
+    return build_digraph(model, show, rankdir, legend, updates, max_layout)
 
 
 def render(*outputs, path: str | os.PathLike, timeout: float | None = DOT_TIMEOUT, **draw_kwargs) -> Path:
@@ -409,7 +426,9 @@ def render(*outputs, path: str | os.PathLike, timeout: float | None = DOT_TIMEOU
     program needed). Returns the path. Names appear literally (see `draw`).
 
     When Graphviz's `dot` is not installed, the .dot file is written next to `path` and GraphvizNotFoundError
-    says how to install it. `dot` runs for at most `timeout` seconds (None: no limit), else TimeoutError."""
+    says how to install it. `dot` runs for at most `timeout` seconds (None: no limit), else TimeoutError; a drawing
+    that dot has not finished after FALLBACK_AFTER seconds is drawn again with its long arrows cut (see `draw`'s
+    max_layout; not with max_layout=None), with a warning."""
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -419,7 +438,28 @@ def render(*outputs, path: str | os.PathLike, timeout: float | None = DOT_TIMEOU
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
         return write_text(path, graph.source)
-    return write_bytes(path, pipe(graph, fmt, fallback_dot=path.with_suffix(".dot"), timeout=timeout))
+    fast = None if draw_kwargs.get("max_layout", MAX_LAYOUT) is None else (
+        lambda: draw(*outputs, **dict(draw_kwargs, max_layout=0)))
+    return write_bytes(path, pipe_or_cut(graph, fast, fmt, fallback_dot=path.with_suffix(".dot"), timeout=timeout))
+
+
+def pipe_or_cut(graph: graphviz.Digraph, fast, fmt: str, fallback_dot: Path | None = None,
+                timeout: float | None = DOT_TIMEOUT) -> bytes:
+    """`pipe`, but when dot has not finished after FALLBACK_AFTER seconds and `fast()` (the same drawing with every
+    long arrow cut) differs, warn and render that instead: no one waits minutes for a drawing that can be fast."""
+    if fast is None or CUT_NOTE in graph.source or (timeout is not None and timeout <= FALLBACK_AFTER):
+        return pipe(graph, fmt, fallback_dot, timeout)
+    with warnings.catch_warnings(record=True) as said:  # said below, only if the cut drawing is used
+        warnings.simplefilter("always")
+        cut = fast()
+    if CUT_NOTE not in cut.source:  # nothing to cut: no faster drawing to fall back to
+        return pipe(graph, fmt, fallback_dot, timeout)
+    try:
+        return pipe(graph, fmt, fallback_dot, FALLBACK_AFTER)
+    except TimeoutError:
+        warnings.warn(f"Graphviz's dot had not finished after {FALLBACK_AFTER:g} s, so the drawing was made again "
+                      f"with its long arrows cut ({said[-1].message if said else CUT_NOTE})", stacklevel=3)
+        return pipe(cut, fmt, fallback_dot, None if timeout is None else timeout - FALLBACK_AFTER)
 
 
 def pipe(graph: graphviz.Digraph, fmt: str, fallback_dot: Path | None = None,
@@ -482,6 +522,8 @@ _TENSOR_CLASS = {role: quote(f"tensor {role}") for role in TENSOR_STYLE}
 _OP_ATTRS = _attrs(OP_STYLE)
 _BOX_ATTRS = _attrs(BOX_STYLE)
 _UPDATE_ATTRS = _attrs(UPDATE_STYLE)
+_REF_ATTRS = _attrs({"shape": "ellipse", "style": "dashed", "color": "#9e9e9e", "fontcolor": "#616161",
+                     "fontsize": "9", "height": "0.2", "margin": "0.02"})
 _INPUT_EDGE = _attrs({"fontsize": "10", "fontcolor": "#4e342e", "fontname": "Helvetica-Bold"})
 
 
@@ -496,10 +538,11 @@ def operand_names(op: Op) -> tuple[str, ...]:
 
 
 def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", "grad"), rankdir: str = "TB",
-                  legend: bool = True, updates: Sequence[Update] = ()) -> graphviz.Digraph:
+                  legend: bool = True, updates: Sequence[Update] = (),
+                  max_layout: int | None = MAX_LAYOUT) -> graphviz.Digraph:
     """The `graphviz.Digraph` of a built `GraphModel`: what `draw` returns once it has checked its arguments, and
-    what the step-through page renders. `show`, `rankdir` and `legend` as in `draw`, already checked; `updates`
-    become boxes at the top level, fed by their gradients (outputs of the model). The size is
+    what the step-through page renders. `show`, `rankdir`, `legend` and `max_layout` as in `draw`, already checked;
+    `updates` become boxes at the top level, fed by their gradients (outputs of the model). The number of ops is
     not checked here (call `check_size` first). ValueError names a tensor, scope or op name Graphviz cannot draw."""
     g = graphviz.Digraph("tinygrad6", graph_attr={"rankdir": rankdir, "nodesep": "0.25", "ranksep": "0.3",
                                                    "fontname": "Helvetica", "fontsize": "11"},
@@ -525,9 +568,10 @@ def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", 
                                           f"tooltip={dot_tooltip(update.lines)} {_UPDATE_ATTRS}]\n")
     g.body.extend(_cluster_lines(members, model.scope_paths))
 
-    # 2. edges: input -> op (one per use, so a + a has two) and op -> output; a collapsed box gets one per tensor
+    # 2. edges: input -> op (one per use, so a + a has two) and op -> output; a collapsed box gets one per tensor.
+    # Each is (source node, destination node, attributes, the source's name for a reference if the arrow is cut).
     seen_box_edges: set[tuple] = set()
-    edges = g.body
+    edges: list[tuple[str, str, str, str]] = []
     for op in model.ops:
         dst = model.op_node(op)
         into_box = model.op_box[id(op)] is not None
@@ -542,26 +586,87 @@ def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", 
                     seen_box_edges.add((src, dst, id(x)))
                     tip = dot_tooltip([f"{model.label(x)}: {shape_text(x)}"])
                     wire = dot_label([model.label(x), str(x.shape)])
-                    edges.append(f'\t{src} -> {dst} [label={wire} fontcolor="#616161" '
-                                 f"fontsize=9 id=e_{src}_{dst}_{model.tensor_id[id(x)]} tooltip={tip}]\n")
+                    edges.append((src, dst, f'label={wire} fontcolor="#616161" fontsize=9 '
+                                  f"id=e_{src}_{dst}_{model.tensor_id[id(x)]} tooltip={tip}", model.label(x)))
             elif into_box:
                 if (src, dst) not in seen_box_edges:
                     seen_box_edges.add((src, dst))
-                    edges.append(f"\t{src} -> {dst} [id=e_{src}_{dst}]\n")
+                    edges.append((src, dst, f"id=e_{src}_{dst}", model.label(x)))
             elif operands:
-                edges.append(f"\t{src} -> {dst} [label={dot_label([operands[i]])} id=e_{src}_{dst}_{i} "
-                             f"{_INPUT_EDGE}]\n")
+                edges.append((src, dst, f"label={dot_label([operands[i]])} id=e_{src}_{dst}_{i} {_INPUT_EDGE}",
+                              model.label(x)))
             else:
-                edges.append(f"\t{src} -> {dst} [id=e_{src}_{dst}_{i}]\n")
+                edges.append((src, dst, f"id=e_{src}_{dst}_{i}", model.label(x)))
         y = op.output
         if y is not None and id(y) in model.tensor_id and model.tensor_visible(y) and not model.is_wire(y):
-            edges.append(f"\t{dst} -> {model.tensor_id[id(y)]} [id=e_{dst}_{model.tensor_id[id(y)]}]\n")
+            edges.append((dst, model.tensor_id[id(y)], f"id=e_{dst}_{model.tensor_id[id(y)]}", ""))
     for i, update in enumerate(updates):
-        sources = [model.tensor_id[id(grad)] for grad in update.gradients]
-        edges.extend(f"\t{src} -> update{i} [id=e_{src}_update{i}]\n" for src in sources)
+        edges.extend((model.tensor_id[id(grad)], f"update{i}", f"id=e_{model.tensor_id[id(grad)]}_update{i}",
+                      model.label(grad)) for grad in update.gradients)
+    g.body.extend(_edge_lines(edges, max_layout))
     if legend:
         g.body.extend(_legend_lines(roles_seen, bool(model.boxes), bool(updates)))
     return g
+
+
+CUT_NOTE = "long arrows cut"
+
+
+def layout_cost(edges: Sequence[tuple[str, str]]) -> tuple[int, list[int]]:
+    """An estimate of the work of Graphviz's dot, without running it: the nodes with an arrow, plus one hidden node
+    for every rank an arrow crosses (dot lays out an arrow over k ranks as k - 1 invisible nodes). Ranks as dot's
+    shortest arrows would place them: every node as low as it can go, one rank above its first reader (so a weight
+    read by every step of a loop sits above the first step, and its arrows to the others are long). Returns the
+    cost and each edge's span in ranks. Linear, no recursion."""
+    readers: dict[str, list[str]] = {}
+    waiting: dict[str, int] = {}  # readers not yet placed, per node
+    for src, dst in edges:
+        readers.setdefault(src, []).append(dst)
+        readers.setdefault(dst, [])
+        waiting[src] = waiting.get(src, 0) + 1
+    height = {node: 0 for node in readers if node not in waiting}  # ranks above the bottom: 0 for an output
+    ready = list(height)
+    inputs: dict[str, list[str]] = {}
+    for src, dst in edges:
+        inputs.setdefault(dst, []).append(src)
+    while ready:  # Kahn's order from the bottom: a node is placed once all its readers are
+        node = ready.pop()
+        for src in inputs.get(node, ()):
+            height[src] = max(height.get(src, 0), height[node] + 1)
+            waiting[src] -= 1
+            if waiting[src] == 0:
+                ready.append(src)
+    spans = [max(1, height.get(src, 0) - height.get(dst, 0)) for src, dst in edges]
+    return len(readers) + sum(span - 1 for span in spans), spans
+
+
+def _edge_lines(edges: list[tuple[str, str, str, str]], max_layout: int | None) -> list[str]:
+    """The DOT lines of the edges; past `max_layout` (see `layout_cost`), every arrow over more than LONG_ARROW ranks
+    is cut: a small dashed reference to its tensor stands beside the op instead, and a note says so (with a
+    warning)."""
+    cost, spans = layout_cost([(src, dst) for src, dst, _, _ in edges])
+    cut = [] if max_layout is None or cost <= max_layout else [
+        i for i, span in enumerate(spans) if span > LONG_ARROW and edges[i][3]]
+    lines = []
+    refs = set(cut)
+    for i, (src, dst, attrs, name) in enumerate(edges):
+        if i in refs:
+            ref = f"ref{i}"
+            lines.append(f"\t{ref} [label={dot_label([name])} class=ref id={ref} tooltip="
+                         f"{dot_tooltip([f'{name}, drawn in full once: its long arrows are cut ({CUT_NOTE})'])} "
+                         f"{_REF_ATTRS}]\n")
+            src = ref
+        lines.append(f"\t{src} -> {dst} [{attrs}]\n")
+    if cut:
+        names = sorted({edges[i][3] for i in cut})
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        note = (f"{CUT_NOTE}: {len(cut):,} arrows over more than {LONG_ARROW} ranks (from {shown}) are drawn as "
+                f"dashed references beside their op, so that Graphviz lays this out in seconds (layout cost "
+                f"{cost:,} > max_layout={max_layout:,}; max_layout=None draws them all, slowly)")
+        warnings.warn(f"draw: {note}", stacklevel=4)
+        lines.append(f"\tgraph [label={dot_label(textwrap.wrap(note, 100))} labelloc=t labeljust=l "
+                     f'fontcolor="#bf360c"]\n')
+    return lines
 
 
 def _check_names(model: GraphModel) -> None:

@@ -44,14 +44,25 @@ from ..display import preview
 from ..files import write_text
 from ..op import Op
 from ..tensor import ArrayLike, Tensor
-from .graph import DOT_TIMEOUT, MAX_OPS, OPERANDS, build_digraph, check_size, operand_names, pipe, shape_text
+from .graph import (
+    DOT_TIMEOUT,
+    MAX_LAYOUT,
+    MAX_OPS,
+    OPERANDS,
+    build_digraph,
+    check_size,
+    operand_names,
+    pipe_or_cut,
+    shape_text,
+)
 from .trace import Replay, grad_norm, replay_backward
 
-MAX_VALUES = 64  # tensors up to this size show (and embed) every value; larger ones show a summary
+MAX_VALUES = 64  # tensors up to this size show every value; larger ones show a summary
+MAX_EMBEDDED = 16  # and up to this size the page's data also holds them at full precision (for readers and tests)
 
 
 def backprop_html(loss: Tensor, path: str | os.PathLike, grad: ArrayLike | None = None, *,
-                  title: str | None = None, max_ops: int | None = MAX_OPS,
+                  title: str | None = None, max_ops: int | None = MAX_OPS, max_layout: int | None = MAX_LAYOUT,
                   timeout: float | None = DOT_TIMEOUT) -> Path:
     """Write the step-through page of `loss`'s backward pass to `path` (one .html file) and return the path.
 
@@ -63,8 +74,10 @@ def backprop_html(loss: Tensor, path: str | os.PathLike, grad: ArrayLike | None 
     Tensor, scope and op names and `title` are shown literally, never run as HTML or script (see `draw` for the
     control characters Graphviz refuses). A graph of more than `max_ops` ops (MAX_OPS, 2,000, by default) raises
     ValueError: Graphviz needs minutes past a few thousand; `viz.trace(loss)` prints the steps of any size, and
-    max_ops=None builds the page anyway."""
-    return Stepper(page_html(loss, grad, title=title, max_ops=max_ops, timeout=timeout)).save(path)
+    max_ops=None builds the page anyway. A graph whose layout would be slow (see `draw`'s max_layout: a weight
+    shared by every step of a loop) is drawn with its long arrows cut, and the page says so."""
+    return Stepper(page_html(loss, grad, title=title, max_ops=max_ops, max_layout=max_layout,
+                             timeout=timeout)).save(path)
 
 
 class Stepper:
@@ -97,19 +110,24 @@ class Stepper:
 
 
 def stepper(loss: Tensor, grad: ArrayLike | None = None, *, title: str | None = None,
-            max_ops: int | None = MAX_OPS, timeout: float | None = DOT_TIMEOUT, height: int = 760) -> Stepper:
+            max_ops: int | None = MAX_OPS, max_layout: int | None = MAX_LAYOUT, timeout: float | None = DOT_TIMEOUT,
+            height: int = 760) -> Stepper:
     """The step-through page of `loss`'s backward pass (see `backprop_html`) as a `Stepper`: the last expression
     of a Jupyter cell shows it inline, `height` pixels tall; `.save(path)` writes the same page to a file."""
-    return Stepper(page_html(loss, grad, title=title, max_ops=max_ops, timeout=timeout), height)
+    return Stepper(page_html(loss, grad, title=title, max_ops=max_ops, max_layout=max_layout, timeout=timeout),
+                   height)
 
 
 def page_html(loss: Tensor, grad: ArrayLike | None = None, *, title: str | None = None,
-              max_ops: int | None = MAX_OPS, timeout: float | None = DOT_TIMEOUT) -> str:
+              max_ops: int | None = MAX_OPS, max_layout: int | None = MAX_LAYOUT,
+              timeout: float | None = DOT_TIMEOUT) -> str:
     """The step-through page of `loss`'s backward pass as HTML text (see `backprop_html`)."""
     replay = replay_backward(loss, grad, caller="backprop_html")
     model = replay.model
     check_size(model, max_ops, "backprop_html")
-    svg = pipe(build_digraph(model, show=("shape", "value")), "svg", timeout=timeout).decode("utf-8")
+    show = ("shape", "value")
+    fast = None if max_layout is None else (lambda: build_digraph(model, show, max_layout=0))
+    svg = pipe_or_cut(build_digraph(model, show, max_layout=max_layout), fast, "svg", timeout=timeout).decode("utf-8")
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE: inline SVG in HTML needs neither
     data = page_data(replay)
     title = title or f"Backward pass of {model.label(loss)}"
@@ -120,9 +138,29 @@ def page_html(loss: Tensor, grad: ArrayLike | None = None, *, title: str | None 
 
 def page_data(replay: Replay) -> dict:
     """The page's data: one record per backward step (the op, its rule, where it was created, the gradient
-    arriving, and per input the gradient sent, the shape it was summed from, and the accumulation so far)."""
+    arriving, and per input the gradient sent, the shape it was summed from, and the accumulation so far).
+
+    Proportionate: a gradient recurs (sent by one step, summed, final, arriving at the next op) and a rule recurs
+    for every op of its class, so each is stored once, in `grads` and `rules`, and the records hold its index or
+    key (`expand` puts them back in place, as the page's script does)."""
     model = replay.model
     steps = replay.steps
+    grads: list[dict] = []
+    grad_index: dict[tuple, int] = {}
+    rules: dict[str, dict] = {}
+
+    def grad_ref(g: Tensor) -> int:
+        a = np.asarray(g.data)
+        key = (a.dtype.str, a.shape, a.tobytes())
+        if key not in grad_index:
+            grad_index[key] = len(grads)
+            grads.append(grad_info(g))
+        return grad_index[key]
+
+    def rule_ref(op: Op) -> str:
+        key = f"{type(op).__module__}.{type(op).__qualname__}"
+        rules.setdefault(key, backward_rule(type(op)))
+        return key
 
     def tensor_info(t: Tensor) -> dict:
         return {"node": model.tensor_id.get(id(t), ""), "label": model.label(t), "shape": shape_text(t),
@@ -141,7 +179,7 @@ def page_data(replay: Replay) -> dict:
         for i, (x, g) in enumerate(zip(op.inputs, step.grad_inputs)):
             info = tensor_info(x)
             info["needs_grad"] = x.requires_grad
-            info["grad"] = None if g is None else grad_info(g)
+            info["grad"] = None if g is None else grad_ref(g)
             info["operand"] = operands[i]
             if g is not None and i < len(raw) and raw[i] is not None and tuple(raw[i].shape) != tuple(x.shape):
                 info["summed_from"] = list(raw[i].shape)  # the rule gave the broadcast shape; summed to x's
@@ -154,7 +192,7 @@ def page_data(replay: Replay) -> dict:
                 total = running.get(id(x))
                 info["accumulation"] = {
                     "received": len(parts), "of": n, "parts": list(parts), "final": len(parts) == n,
-                    "sum": None if total is None else grad_info(Tensor(total)),
+                    "sum": None if total is None else grad_ref(Tensor(total)),
                 }
             inputs.append(info)
         user, library = _locations(op)
@@ -169,17 +207,34 @@ def page_data(replay: Replay) -> dict:
             "code": _source_line(op.source),
             "user": user,
             "library": library,
-            "rule": backward_rule(type(op)),
+            "rule": rule_ref(op),
             "output": tensor_info(op.output) if op.output is not None else
             {"node": "", "label": "?", "shape": "", "role": ""},
-            "grad_output": grad_info(step.grad_output),
+            "grad_output": grad_ref(step.grad_output),
             "inputs": inputs,
-            "finalized": [dict(tensor_info(t), grad=grad_info(g), leaf=t.creator is None) for t, g in step.finalized],
+            "finalized": [dict(tensor_info(t), grad=grad_ref(g), leaf=t.creator is None) for t, g in step.finalized],
         })
     loss = model.outputs[0]
-    loss_info = dict(tensor_info(loss), grad=grad_info(replay.seed), leaf=loss.creator is None)
-    return {"loss": loss_info, "steps": records, "ops": len(model.ops),
+    loss_info = dict(tensor_info(loss), grad=grad_ref(replay.seed), leaf=loss.creator is None)
+    return {"loss": loss_info, "steps": records, "ops": len(model.ops), "grads": grads, "rules": rules,
             "source_recorded": any(r["user"] or r["library"] for r in records)}
+
+
+def expand(data: dict) -> dict:
+    """The page's data with every gradient index and rule key replaced by what it refers to (in place), as the
+    page's script does when it loads: the records as if each held its own copies."""
+    grad = lambda i: None if i is None else data["grads"][i]  # noqa: E731
+    data["loss"]["grad"] = grad(data["loss"]["grad"])
+    for step in data["steps"]:
+        step["rule"] = data["rules"][step["rule"]]
+        step["grad_output"] = grad(step["grad_output"])
+        for x in step["inputs"]:
+            x["grad"] = grad(x["grad"])
+            if "accumulation" in x:
+                x["accumulation"]["sum"] = grad(x["accumulation"]["sum"])
+        for f in step["finalized"]:
+            f["grad"] = grad(f["grad"])
+    return data
 
 
 @functools.cache
@@ -229,12 +284,12 @@ def script_json(data) -> str:
 
 def grad_info(g: Tensor) -> dict:
     """A gradient for the page: its text (every value up to MAX_VALUES, else a summary), its norm, and the values
-    themselves (for the tests and for anyone reading the page's data) when small."""
+    themselves at full precision (for the tests and for anyone reading the page's data) up to MAX_EMBEDDED."""
     a = np.asarray(g.data)
     if a.size <= MAX_VALUES:
         text = preview(a) if a.size <= 1 else np.array2string(a, precision=4, separator=", ", max_line_width=78,
                                                                suppress_small=True)
-        values = [_json_number(v) for v in a.astype(np.float64).ravel().tolist()]
+        values = [_json_number(v) for v in a.astype(np.float64).ravel().tolist()] if a.size <= MAX_EMBEDDED else None
     else:
         text = preview(a)
         values = None

@@ -1,5 +1,19 @@
 "use strict";
 const D = JSON.parse(document.getElementById("backward-data").textContent);
+// Each gradient and each rule is stored once (D.grads, D.rules) and referenced by index or key: put them in place.
+(function expand() {
+  const G = (i) => (i === null || i === undefined ? null : D.grads[i]);
+  D.loss.grad = G(D.loss.grad);
+  for (const s of D.steps) {
+    s.rule = D.rules[s.rule];
+    s.grad_output = G(s.grad_output);
+    for (const x of s.inputs) {
+      x.grad = G(x.grad);
+      if (x.accumulation) x.accumulation.sum = G(x.accumulation.sum);
+    }
+    for (const f of s.finalized) f.grad = G(f.grad);
+  }
+})();
 const N = D.steps.length;
 const svg = document.querySelector("#graph svg");
 const root = svg.querySelector("g.graph") || svg;
