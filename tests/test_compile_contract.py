@@ -699,6 +699,17 @@ def global_scale(w, x, t):
     return plain(w, Tensor(x) * SCALE, t)
 
 
+CONFIG = {"scale": 1.0}
+
+
+def config_dict(w, x, t):
+    return plain(w, Tensor(x) * CONFIG["scale"], t)
+
+
+def set_config(w, i):
+    CONFIG["scale"] = 1.0 + (i >= 2)
+
+
 def closure_tensor(w, x, t):
     return plain(w, Tensor(x) + w.extra["shift"], t)
 
@@ -749,9 +760,10 @@ def swap_optimizer(w, i):
         w.extra["holder"].optimizers[0] = optim.Momentum(w.model.parameters(), lr=0.05)
 
 
-@pytest.mark.parametrize("body, between", [(global_scale, set_scale), (closure_tensor, shift_data),
+@pytest.mark.parametrize("body, between", [(global_scale, set_scale), (config_dict, set_config),
+                                           (closure_tensor, shift_data),
                                            (deep_optimizer, swap_optimizer)],
-                         ids=["a global float rebound", "a closure tensor given new .data",
+                         ids=["a global float rebound", "an entry of a global dict", "a closure tensor given new .data",
                               "an optimizer replaced in a list two attributes deep"])
 def test_python_state_the_step_reads_is_guarded(body, between):
     global SCALE
@@ -760,3 +772,20 @@ def test_python_state_the_step_reads_is_guarded(body, between):
         assert not caught and step.replays >= 1, step.explain()
     finally:
         SCALE = 1.0
+        CONFIG["scale"] = 1.0
+
+
+step = None  # a global named like an attribute the step's code reads (opt.step()): rebinding it must not retrace
+
+
+def test_a_global_named_like_an_attribute_is_not_guarded():
+    global step
+    try:
+        def rebind(w, i):
+            global step
+            step = i
+
+        compiled, caught = run_twins(mlp_world(plain), between=rebind)
+        assert compiled.traces == 1 and not caught, compiled.explain()
+    finally:
+        step = None

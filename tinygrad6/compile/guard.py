@@ -74,6 +74,7 @@ class Guard:
 
 
 def build_guard(recorded: Tracer, program: Program, state: StepState, names: set[str]) -> Guard:
+    """The guard of one program; `names`: the attribute names the step's code can read."""
     guard = Guard()
     written = {(id(e[1]), e[2]) for e in recorded.events if e[0] == "write"}
     for module in recorded.modules.values():
@@ -98,10 +99,15 @@ def build_guard(recorded: Tracer, program: Program, state: StepState, names: set
             continue
         holder = obj.namespace if isinstance(obj, Names) else getattr(obj, "__dict__", None)
         if isinstance(holder, dict):
-            for key in [k for k in holder if k in names]:
+            for key in obj.keys if isinstance(obj, Names) else [k for k in holder if k in names]:
+                if key not in holder:
+                    continue
                 guard.entry(holder, key, f"{state.path(obj)}.{key}")
                 if type(holder[key]) in (list, tuple):
                     guard.items(holder[key], f"{state.path(obj)}.{key}")
+                elif type(holder[key]) is dict:  # a configuration dict: CONFIG["scale"]
+                    for k in holder[key]:
+                        guard.entry(holder[key], k, f"{state.path(obj)}.{key}[{k!r}]")
     guard.compile()
     return guard
 

@@ -10,6 +10,7 @@ Functions, classes and modules themselves are compared by identity."""
 
 from __future__ import annotations
 
+import dis
 import random
 import types
 from collections.abc import Callable, Iterable
@@ -215,12 +216,12 @@ def differences(a: dict[str, tuple], b: dict[str, tuple]) -> list[str]:
 
 
 # -- what a step reaches: its roots, and the names its code can read ------------------------------------------
-def code_names(fn: Callable, roots: dict[str, Any]) -> set[str]:
-    """Every name (global, attribute) that the code of fn, of the functions it reaches and of their objects' classes
-    can load: the attributes and globals a trace may have read."""
-    names: set[str] = set()
+def code_names(fn: Callable) -> tuple[set[str], set[str]]:
+    """(globals, attributes): every global name and every attribute name that the code of fn, of the functions it
+    reaches and of their objects' classes can load or store: what a trace may have read."""
+    found: tuple[set[str], set[str]] = (set(), set())
     seen: set[int] = set()
-    stack = [fn, *roots.values()]
+    stack = [fn]
     while stack:
         value = stack.pop()
         if id(value) in seen or isinstance(value, IMMUTABLE):
@@ -234,9 +235,13 @@ def code_names(fn: Callable, roots: dict[str, Any]) -> set[str]:
             codes, used = [value.__code__], set()
             while codes:
                 code = codes.pop()
-                used.update(code.co_names)
+                for instruction in dis.get_instructions(code):
+                    if instruction.opname in GLOBAL_OPS:
+                        used.add(instruction.argval)
+                    elif instruction.opname in ATTRIBUTE_OPS:
+                        found[1].add(instruction.argval)
                 codes += [c for c in code.co_consts if hasattr(c, "co_names")]
-            names |= used
+            found[0].update(used)
             stack += [c.cell_contents for c in getattr(value, "__closure__", None) or () if _filled(c)]
             namespace = getattr(value, "__globals__", {})  # the user's functions it names: their code too
             stack += [namespace[n] for n in used if n in namespace and _callee(namespace[n])]
@@ -244,7 +249,11 @@ def code_names(fn: Callable, roots: dict[str, Any]) -> set[str]:
             for cls in type(value).__mro__[:-1]:  # the methods of an object's class: self.l2 read by self.loss
                 if cls.__module__ not in ("builtins", "numpy"):
                     stack += [f for f in vars(cls).values() if hasattr(f, "__code__")]
-    return names
+    return found
+
+
+GLOBAL_OPS = {"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME", "STORE_NAME"}
+ATTRIBUTE_OPS = {"LOAD_ATTR", "STORE_ATTR", "DELETE_ATTR", "LOAD_METHOD"}
 
 
 def _filled(cell) -> bool:

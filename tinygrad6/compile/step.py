@@ -103,8 +103,8 @@ class CompiledStep:
 
     def _trace(self, key: tuple, args: tuple, kwargs: dict, leaves: list) -> Any:
         given = self._given(leaves, args if not kwargs else ())
-        names = code_names(self.fn, {})
-        roots = step_roots(self.fn, leaves, given, names)
+        global_names, names = code_names(self.fn)  # (names are the attribute names the code can read)
+        roots = step_roots(self.fn, leaves, given, global_names)
         try:
             state = StepState.scan(roots, names)
             before = state.snapshot() if self.fullgraph else None  # (only a refusal puts the state back)
