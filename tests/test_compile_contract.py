@@ -789,3 +789,33 @@ def test_a_global_named_like_an_attribute_is_not_guarded():
         assert compiled.traces == 1 and not caught, compiled.explain()
     finally:
         step = None
+
+
+def test_two_leaves_given_one_gradient_array_get_separate_copies():
+    p, q = Tensor(np.ones(4), requires_grad=True), Tensor(np.ones(4), requires_grad=True)
+    opt = optim.SGD([p, q], lr=0.0)
+
+    def f(x):
+        opt.zero_grad()
+        loss = ((p + q) * Tensor(x)).sum()  # dp and dq are the same array in the graph
+        loss.backward()
+        return loss
+
+    step = compile(f)
+    for k in range(3):
+        step(np.arange(4.0) + k)
+        assert not np.shares_memory(p.grad.data, q.grad.data)
+        p.grad.data[0] = 99.0  # a user editing one gradient leaves the other alone, as in eager
+        assert q.grad.data[0] == k
+
+
+class Rebinding(optim.SGD):
+    """SGD whose update rebinds p.data to a new array (not in place), as a user's optimizer may."""
+
+    def update(self, p, g, state):
+        p.data = p.data - self.lr * g
+
+
+def test_parameters_are_read_again_after_an_update_that_rebinds_them():
+    step, caught = run_twins(mlp_world(two_updates, optimizer=Rebinding))
+    assert not caught and step.replays >= 3
