@@ -819,3 +819,14 @@ class Rebinding(optim.SGD):
 def test_parameters_are_read_again_after_an_update_that_rebinds_them():
     step, caught = run_twins(mlp_world(two_updates, optimizer=Rebinding))
     assert not caught and step.replays >= 3
+
+
+def test_python_float_arguments_are_keyed_bit_for_bit():
+    def f(x, scale):
+        return Tensor(x) * scale  # (a sum of -0.0s would be +0.0: the elements tell the signs apart)
+
+    step = compile(f)
+    x = np.ones(3)
+    for scale in (0.0, -0.0, 0.0, float("nan"), float("nan")):
+        assert step(x, scale).data.tobytes() == f(x, scale).data.tobytes()
+    assert step.traces == 3  # 0.0, -0.0 and NaN: three programs, NaN found again
