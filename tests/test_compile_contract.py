@@ -208,6 +208,15 @@ def grad_function(w, x, t):
     return loss
 
 
+def manual_zero(w, x, t):
+    for p in w.model.parameters():
+        p.grad = None
+    loss = F.cross_entropy(w.model(Tensor(x)), t)
+    loss.backward()
+    w.opt.step()
+    return loss
+
+
 def two_updates(w, x, t):
     plain(w, x, t)
     return plain(w, x, t)
@@ -247,10 +256,10 @@ def nan_guard(w, x, t):
 
 
 
-EAGER, COMPILED = "eager with a warning", "compiled, equal"
+EAGER, VERIFIED, COMPILED = "eager with a warning", "eager with a warning after verification", "compiled, equal"
 FAMILIES = {
     "numpy on an argument (x / 2)": (numpy_on_args, EAGER),
-    "numpy one-hot np.eye(C)[t]": (numpy_one_hot, EAGER),
+    "numpy one-hot np.eye(C)[t]": (numpy_one_hot, VERIFIED),
     "indexing with the labels": (fancy_index_labels, EAGER),
     "x.reshape(len(x), -1)": (reshape_with_len, EAGER),
     "noise from np.random": (numpy_noise, EAGER),
@@ -263,6 +272,7 @@ FAMILIES = {
     "a hand-written update": (hand_update, EAGER),
     "tinygrad6.grad() then p.grad = g": (grad_function, EAGER),
     "a NaN guard that raises": (nan_guard, EAGER),
+    "p.grad = None instead of zero_grad()": (manual_zero, VERIFIED),  # at trace when .grad was set before: below
     "two updates in one call": (two_updates, COMPILED),
     "the loss measured after the update": (loss_after_update, COMPILED),
     "gradients accumulated across calls": (accumulate, COMPILED),
@@ -275,8 +285,11 @@ FAMILIES = {
 def test_each_family_is_equal_to_eager_compiled_or_with_a_warning(family):
     body, outcome = FAMILIES[family]
     step, caught = run_twins(mlp_world(body))
-    if outcome == EAGER:
+    if outcome in (EAGER, VERIFIED):
         assert step.breaks and caught, f"{family}: expected a graph break"
+        at_verification = "first replay differs" in str(step.breaks[0])
+        assert at_verification == (outcome == VERIFIED), step.explain()  # seen by the trace itself, or by verification
+        assert step.traces == 1 and step.replays == 0
         messages = [str(m.message) for m in caught]
         assert len(set(messages)) == len(messages) == len(step.breaks), messages  # each reason warned once
         assert "test_compile_contract.py" in str(caught[0].message) or caught[0].filename.endswith(
@@ -286,7 +299,7 @@ def test_each_family_is_equal_to_eager_compiled_or_with_a_warning(family):
         assert step.replays >= 3
 
 
-@pytest.mark.parametrize("family", [f for f, (_, outcome) in FAMILIES.items() if outcome == EAGER])
+@pytest.mark.parametrize("family", [f for f, (_, outcome) in FAMILIES.items() if outcome != COMPILED])
 def test_fullgraph_refuses_before_any_visible_change(family):
     body, _ = FAMILIES[family]
     world = mlp_world(body)()
@@ -723,7 +736,7 @@ def deep_optimizer(w, x, t):
 
 
 FAMILIES.update({
-    "a custom op whose backward reads self.saved": (custom_saving, EAGER),
+    "a custom op whose backward reads self.saved": (custom_saving, VERIFIED),
     "a custom op whose backward reads .data": (custom_reads_data, EAGER),
     "an in-place write inside the step": (in_place_write, EAGER),
     "detect_anomaly() entered inside the step": (anomaly_inside, EAGER),
@@ -758,6 +771,16 @@ def swap_optimizer(w, i):
         w.extra["holder"] = Holder([w.opt])
     if i == 2:
         w.extra["holder"].optimizers[0] = optim.Momentum(w.model.parameters(), lr=0.05)
+
+
+def test_grad_set_by_the_step_itself_is_seen_at_trace_when_it_was_set_before():
+    world = mlp_world(manual_zero)()
+    x, t = batches(1)[0]
+    plain(world, x, t)  # gradients exist before the compiled step's first call
+    step = compile(world.step)
+    with pytest.warns(GraphBreakWarning, match="set by the step's own code"):
+        step(x, t)
+    assert step.replays == 0 and "differs" not in str(step.breaks[0])
 
 
 @pytest.mark.parametrize("body, between", [(global_scale, set_scale), (config_dict, set_config),
