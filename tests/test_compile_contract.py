@@ -853,3 +853,22 @@ def test_python_float_arguments_are_keyed_bit_for_bit():
     for scale in (0.0, -0.0, 0.0, float("nan"), float("nan")):
         assert step(x, scale).data.tobytes() == f(x, scale).data.tobytes()
     assert step.traces == 3  # 0.0, -0.0 and NaN: three programs, NaN found again
+
+
+ZERO = 0.0
+
+
+def test_a_global_changed_from_zero_to_negative_zero_is_seen():
+    global ZERO
+
+    def f(x):
+        return Tensor(x) * ZERO
+
+    step, x = compile(f), np.ones(3)
+    try:
+        for value in (0.0, 0.0, -0.0, -0.0, 1, True):  # 1 and True are equal in Python, not the same setting
+            ZERO = value
+            assert step(x).data.tobytes() == f(x).data.tobytes()
+        assert step.traces == 4
+    finally:
+        ZERO = 0.0
