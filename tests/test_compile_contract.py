@@ -872,3 +872,18 @@ def test_a_global_changed_from_zero_to_negative_zero_is_seen():
         assert step.traces == 4
     finally:
         ZERO = 0.0
+
+
+def test_manual_seed_between_calls_is_seen_by_dropout_on_the_default_generator():
+    def f(x):
+        return F.dropout(Tensor(x), 0.5)
+
+    step, x = compile(f), np.ones((4, 5))
+    tinygrad6.manual_seed(1)
+    step(x)  # traced with the generator manual_seed(1) made
+    for seed in (1, 2, 2, 3):
+        tinygrad6.manual_seed(seed)
+        expected = f(x).data.copy()
+        tinygrad6.manual_seed(seed)
+        assert step(x).data.tobytes() == expected.tobytes()
+    assert not step.breaks  # seen by the guard (a new trace), not left to verification
