@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from .. import nn, optim
-from .. import random as tg_random
 from ..tensor import Tensor
 from .program import Program, _shown
 from .state import IMMUTABLE, Names, StepState
@@ -91,9 +90,6 @@ def build_guard(recorded: Tracer, program: Program, state: StepState, names: set
     for opt in {id(e[1]): e[1] for e in recorded.events if e[0] == "call"}.values():
         if isinstance(opt, optim.Optimizer):
             guard.items(opt.params, f"{state.path(opt) or type(opt).__name__}.params")
-    for rng in program.rngs:
-        if rng is tg_random._generator:
-            guard.entry(vars(tg_random), "_generator", "tinygrad6's default generator (manual_seed)")
     for obj in state.objects:  # what the step's code can name in globals, closures and plain objects
         if isinstance(obj, (Tensor, nn.Module, optim.Optimizer, np.ndarray, np.random.Generator, list, tuple, dict)):
             continue

@@ -21,7 +21,7 @@ M = [
     ("module_attrs_unguarded", "compile", "tinygrad6/compile/guard.py", '            guard.entry(d, key, f"{path}.{key}")', "            pass"),
     ("requires_grad_unguarded", "compile", "tinygrad6/compile/guard.py", 'f"{n}.requires_grad is {t.requires_grad} and not', 'f"not'),
     ("same_by_equality", "compile", "tinygrad6/compile/guard.py", "return a is b or (type(a) is type(b) and repr(a) == repr(b))", "return a == b"),
-    ("seed_unguarded", "compile", "tinygrad6/compile/guard.py", "        if rng is tg_random._generator:", "        if False:"),
+    ("seed_unguarded", "compile", "tinygrad6/compile/state.py", '    roots["tinygrad6.random"] = Names(vars(tg_random), ["_generator"])', "    pass"),
     ("guard_ignored", "compile", "tinygrad6/compile/step.py", "                if entry.guard.check():", "                if True:"),
     ("never_verified", "compile", "tinygrad6/compile/step.py", "if not entry.verified and (self.verify or entry.program.fresh)", "if False and (self.verify or entry.program.fresh)"),
     ("effects_ignored", "compile", "tinygrad6/compile/step.py", "        if not changed:\n            return []", "        if True:\n            return []"),
