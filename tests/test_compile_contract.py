@@ -887,3 +887,42 @@ def test_manual_seed_between_calls_is_seen_by_dropout_on_the_default_generator()
         tinygrad6.manual_seed(seed)
         assert step(x).data.tobytes() == expected.tobytes()
     assert not step.breaks  # seen by the guard (a new trace), not left to verification
+
+
+SIGN = 0.0
+
+
+def test_a_step_that_flips_a_global_zeros_sign_is_a_graph_break():
+    global SIGN
+
+    def f(x):
+        global SIGN
+        SIGN = -SIGN  # 0.0 -> -0.0: equal as floats, not as values
+        return Tensor(x) * 2.0
+
+    step = compile(f)
+    try:
+        with pytest.warns(GraphBreakWarning, match="SIGN"):
+            step(np.ones(2))
+        assert step.breaks
+    finally:
+        SIGN = 0.0
+
+
+def test_verify_false_still_checks_a_program_that_keeps_arrays_the_step_made():
+    eager, other = mlp_world(numpy_one_hot)(), mlp_world(numpy_one_hot)()
+    step = compile(other.step, verify=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for x, t in batches(3):
+            expected = eager.step(x, t)
+            assert_same(arrays_of(other, step(x, t)), arrays_of(eager, expected))
+    assert step.breaks and "first replay differs" in str(step.breaks[0]) and caught
+
+
+def test_verify_false_skips_the_check_of_a_step_that_keeps_nothing():
+    world = mlp_world(plain)()
+    step = compile(world.step, verify=False)
+    for x, t in batches(3):
+        step(x, t)
+    assert step.verify_seconds == 0 and step.replays == 2 and not step.breaks

@@ -70,11 +70,10 @@ def identifier(text: str | None, default: str) -> str:
 
 
 def is_literal(value: Any) -> bool:
-    """True when repr(value) is Python source that evaluates to an equal value of the same type."""
+    """True when repr(value) is Python source that evaluates to an equal value of the same type (a float, whose repr
+    may be inf or nan, is a constant instead)."""
     if type(value) in (tuple, list):
         return all(is_literal(v) for v in value)
-    if type(value) is float:
-        return bool(np.isfinite(value))
     return type(value) in (int, bool, str, type(None))
 
 
@@ -112,7 +111,6 @@ class Program:
         self.reads: list[Tensor] = []  # the leaf tensors read on every call (parameters, tensors made before)
         self.shared: dict[type, Callable] = {}  # one forward per op class without parameters
         self.scalars: dict[tuple, str] = {}  # (dtype, bytes) -> the constant's name
-        self.constants: set[str] = set()  # names of 0-d constants (an op of constants only is folded)
         self.computed: dict[str, str] = {}  # expression -> the variable holding it (cleared at every effect)
         self.scope: tuple = ()  # the scope of the last op
         self.rngs: list[np.random.Generator] = []  # the generators of the random ops
@@ -196,7 +194,6 @@ class Program:
             key = (a.dtype.str, a.tobytes())
             if key not in self.scalars:
                 self.scalars[key] = self._global(np.array(a), "zero" if a == 0 else "c")
-                self.constants.add(self.scalars[key])
             return self.scalars[key]
         else:  # an array made before the call, by the library, or by the step's own numpy code (kept, and checked)
             if id(a) not in self.known and not getattr(x, "_constant", False):
@@ -252,10 +249,6 @@ class Program:
             if id(value) not in self.known and not value.ndim == 0:
                 self.fresh.append(f"an array parameter of {op.name} made during the traced call")
         args = [self._use(x, op, op.inputs) for x in op.inputs]
-        if op.inputs and all(a in self.constants for a in args):  # constants only: fold the traced value
-            self.names[id(out)] = self.scalars.setdefault(("folded", id(out)), self._global(out._data, "c"))
-            self.constants.add(self.names[id(out)])
-            return
         text = numpy_text(op, args, self.local, self.literal)
         negated = op.inputs[0].creator if type(op) is ops.SumTo and id(op.inputs[0]) in self.names else None
         if isinstance(negated, ops.Neg):  # sum(-x) is -sum(x), bit for bit: one pass over x fewer
