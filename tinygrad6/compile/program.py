@@ -188,8 +188,10 @@ class Program:
                                     fix="create it outside the step (or pass it as an argument)"))
         elif (type(op) in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Compare) and a.ndim == 0
               and x.dtype == np.float64 and np.isfinite(a) and all(y.dtype == np.float64 for y in inputs)
-              and any(y is not x and (y.creator is not None or y.ndim or id(y) in self.known) for y in inputs)):
-            return repr(float(a))  # a float64 scalar beside an array: the same value and dtype as a Python float
+              and (type(op) is not ops.Compare or any(y is not x and (y.creator is not None or y.ndim or id(y) in
+                                                                     self.known) for y in inputs))):
+            # a float64 scalar: the same value and dtype as a Python float here (but 2.0 != 0.0 would be a Python bool)
+            return repr(float(a))
         elif a.ndim == 0:  # a scalar constant: one per value and dtype, told apart bit for bit (0.0 and -0.0)
             key = (a.dtype.str, a.tobytes())
             if key not in self.scalars:
