@@ -1,7 +1,7 @@
-"""The backward loop (tinygrad6/autograd.py) and everything around it: shared sub-expressions, accumulation, seeds
-(listed twice, not reused as .grad), .grad arrays that do not share memory, gradients cast back to each input's dtype,
-long chains, memory (released saved values, graphs freed by reference counting), hooks, `tinygrad6.grad` and higher
-derivatives (a composite model and a Hessian-vector product against PyTorch), `backward_steps`, and in-place
+"""The backward loop (tinygrad6/engine/autograd.py) and everything around it: shared sub-expressions, accumulation,
+seeds (listed twice, not reused as .grad), .grad arrays that do not share memory, gradients cast back to each input's
+dtype, long chains, memory (released saved values, graphs freed by reference counting), hooks, `tinygrad6.grad` and
+higher derivatives (a composite model and a Hessian-vector product against PyTorch), `backward_steps`, and in-place
 modification detected at backward."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from opcheck import RTOL_F64
 import tinygrad6
 import tinygrad6.functional as F
 from tinygrad6 import Tensor
-from tinygrad6.op import Op
+from tinygrad6.engine.op import Op
 
 
 # -- shared sub-expressions and accumulation ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 
 import tinygrad6
 from tinygrad6 import Tensor, nn
-from tinygrad6.autograd import BackwardStep
+from tinygrad6.engine.autograd import BackwardStep
 
 N, D = 6, 4
 ATOL = 1e-12

@@ -13,8 +13,8 @@ Conventions (written down here and in docs/README.md):
 - After a deliberate change, `python tests/test_docs.py --update [docs/page.md ...]` rewrites the ```text blocks
   with what the code prints now; review the result with `git diff` before committing it.
 - Links: `[text](relative/path)` must name an existing file or folder (relative to the page). A link into a
-  Python file may name what it points at in the fragment: `../tinygrad6/autograd.py#backward_steps` or
-  `../tinygrad6/op.py#Op.apply`; the test parses the file and checks that the function, class or method is
+  Python file may name what it points at in the fragment: `../tinygrad6/engine/autograd.py#backward_steps` or
+  `../tinygrad6/engine/op.py#Op.apply`; the test parses the file and checks that the function, class or method is
   defined there (GitHub opens the file; the fragment tells the reader where to look). A fragment on a Markdown
   link must be one of that page's heading anchors.
 """
@@ -345,14 +345,14 @@ def test_harness_rejects_an_unclosed_fence():
 
 def test_link_checker_catches_missing_files_and_names(tmp_path):
     page = DOCS / "how-autograd-works.md"
-    assert check_link(page, "../tinygrad6/autograd.py#backward_steps") is None
-    assert check_link(page, "../tinygrad6/op.py#Op.apply") is None
-    assert "defines no" in check_link(page, "../tinygrad6/autograd.py#backward_stepz")
+    assert check_link(page, "../tinygrad6/engine/autograd.py#backward_steps") is None
+    assert check_link(page, "../tinygrad6/engine/op.py#Op.apply") is None
+    assert "defines no" in check_link(page, "../tinygrad6/engine/autograd.py#backward_stepz")
     assert "no such file" in check_link(page, "../tinygrad6/autograds.py")
-    assert "line-number" in check_link(page, "../tinygrad6/op.py#L10")
+    assert "line-number" in check_link(page, "../tinygrad6/engine/op.py#L10")
     assert "no heading" in check_link(page, "chapter6.md#no-such-section")
-    assert links("see [`op.py`](../tinygrad6/op.py#Op) and `[not](a link)`\n```\n[x](nope)\n```\n") == \
-        [(1, "../tinygrad6/op.py#Op")]
+    assert links("see [`op.py`](../tinygrad6/engine/op.py#Op) and `[not](a link)`\n```\n[x](nope)\n```\n") == \
+        [(1, "../tinygrad6/engine/op.py#Op")]
 
 
 # -- the figures are the script's output -------------------------------------------------------------------------
@@ -418,7 +418,7 @@ def test_pdb_transcript_in_the_page_is_what_pdb_prints_today():
 
 
 def test_transcript_comparison_ignores_only_line_numbers():
-    a = "> tinygrad6/tensor.py(153)backward()\nBreakpoint 2 at tinygrad6/autograd.py:103\nTensor([0.5])"
+    a = "> tinygrad6/engine/tensor.py(153)backward()\nBreakpoint 2 at tinygrad6/engine/autograd.py:103\nTensor([0.5])"
     b = a.replace("153", "154").replace(":103", ":99")
     assert _without_line_numbers(a) == _without_line_numbers(b)
     assert _without_line_numbers(a) != _without_line_numbers(b.replace("0.5", "0.6"))

@@ -1,4 +1,4 @@
-"""The modes (tinygrad6/modes.py): no_grad, enable_grad, retain_grads, detect_anomaly, record_source and scope as
+"""The modes (tinygrad6/engine/modes.py): no_grad, enable_grad, retain_grads, detect_anomaly, record_source and scope as
 context managers and as decorators (restored after an exception; one context per call in threads, generators and
 coroutines); what detect_anomaly and record_source report (the op, and the line that created it)."""
 
@@ -14,7 +14,7 @@ import pytest
 
 import tinygrad6
 from tinygrad6 import AnomalyError, Tensor, detect_anomaly, is_grad_enabled, no_grad, record_source, scope
-from tinygrad6.modes import _anomaly, _record_source, _scope
+from tinygrad6.engine.modes import _anomaly, _record_source, _scope
 
 
 def line_of(marker: str) -> int:

@@ -181,7 +181,7 @@ def test_standard_library_frames_are_never_the_user_line():
 
 def test_package_location_decides_what_is_library():
     # the experiments live inside the package: their lines are library lines, not user lines
-    from tinygrad6 import locations
+    from tinygrad6.support import locations
 
     assert locations._kind(os.path.join(os.path.dirname(tinygrad6.__file__), "experiments", "dropout.py")) == "library"
     assert locations._kind(LAYERS) == "library"

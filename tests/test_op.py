@@ -1,4 +1,4 @@
-"""The Op contract (tinygrad6/op.py): shape errors that name the op once and keep numpy's error as their cause,
+"""The Op contract (tinygrad6/engine/op.py): shape errors that name the op once and keep numpy's error as their cause,
 TypeErrors that name the op, complex results refused when a gradient is involved, an op run without recording, and
 `saves_output` declared by every op whose backward reads its output."""
 
@@ -78,7 +78,7 @@ def test_object_results_raise_instead_of_dropping_the_graph():
 
 # -- recording ----------------------------------------------------------------------------------------------------
 def test_an_op_run_without_recording_still_has_every_attribute():
-    from tinygrad6.ops import Mul
+    from tinygrad6.engine.ops import Mul
 
     op = Mul()
     assert (op.inputs, op.output, op.scope, op.location, op.source, op.saved, op.released) == (
@@ -92,7 +92,7 @@ def test_an_op_run_without_recording_still_has_every_attribute():
 
 def test_every_op_whose_backward_reads_its_output_declares_saves_output():
     # the in-place check above relies on this flag; a new op that forgets it would silently lose the check
-    import tinygrad6.ops as ops
+    import tinygrad6.engine.ops as ops
 
     for name in ops.__all__:
         cls = getattr(ops, name)

@@ -1,4 +1,4 @@
-"""The arithmetic ops (tinygrad6/ops/arithmetic.py: add, sub, mul, div, neg, pow, matmul) against numpy, with
+"""The arithmetic ops (tinygrad6/engine/ops/arithmetic.py: add, sub, mul, div, neg, pow, matmul) against numpy, with
 Python scalars and numpy arrays on either side; pow at exponent zero and mixed second derivatives of a quotient
 against closed forms. The machinery every case goes through is in tests/opcheck.py."""
 

@@ -1,4 +1,4 @@
-"""The reductions (tinygrad6/ops/reduce.py: sum, mean, max, min; and var, built on mean) against numpy; max and
+"""The reductions (tinygrad6/engine/ops/reduce.py: sum, mean, max, min; and var, built on mean) against numpy; max and
 min splitting ties evenly (and as PyTorch does), integer data, mean to the bit and its gradient of exactly 1/n.
 The machinery every case goes through is in tests/opcheck.py."""
 

@@ -1,4 +1,4 @@
-"""The selecting ops (tinygrad6/ops/select.py: maximum, minimum, clip, where) against numpy; ties split in half,
+"""The selecting ops (tinygrad6/engine/ops/select.py: maximum, minimum, clip, where) against numpy; ties split in half,
 clip passing the gradient at its bounds, kinks and ties against PyTorch, an inf gradient at an unselected unit, and
 where(cond, a, 0) exact and silent. The machinery every case goes through is in tests/opcheck.py."""
 

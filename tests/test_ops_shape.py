@@ -1,4 +1,4 @@
-"""The shape ops (tinygrad6/ops/shape.py: reshape, transpose, broadcast_to, sum_to, getitem and its scatter_add
+"""The shape ops (tinygrad6/engine/ops/shape.py: reshape, transpose, broadcast_to, sum_to, getitem and its scatter_add
 backward, concatenate, stack) against numpy; repeated indices accumulating, boolean masks, separate gradient arrays,
 and transposes by permutations that differ from their inverse. The machinery every case goes through is in
 tests/opcheck.py."""

@@ -1,4 +1,4 @@
-"""The elementwise ops of one tensor (tinygrad6/ops/unary.py: exp, log, sqrt, abs, relu, sigmoid, tanh, cast)
+"""The elementwise ops of one tensor (tinygrad6/engine/ops/unary.py: exp, log, sqrt, abs, relu, sigmoid, tanh, cast)
 against numpy; relu and abs at their kink; second derivatives of functions of one variable against closed forms at
 float64 precision. The machinery every case goes through is in tests/opcheck.py."""
 

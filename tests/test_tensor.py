@@ -1,4 +1,4 @@
-"""The Tensor class and the functions of tinygrad6/tensor.py: construction and creation functions, dtype rules
+"""The Tensor class and the functions of tinygrad6/engine/tensor.py: construction and creation functions, dtype rules
 (float32 stays float32, values and gradients), the Python protocol (bool, float, format, numpy, ==, operators with
 numpy arrays and scalars), repr, item/detach/T, and write stamps shared by aliases of the same memory."""
 

@@ -634,7 +634,7 @@ def test_missing_graphviz_package_says_how_to_install_it():
 
 
 def test_value_lines_are_the_core_preview_wrapped_to_a_narrow_node():
-    from tinygrad6.tensor import preview
+    from tinygrad6.support.display import preview
     from tinygrad6.viz.graph import LABEL_WIDTH, value_lines
 
     arrays = [np.arange(100.0), np.array(2.5), np.arange(6.0), np.linspace(-1e5, 1e5, 7), np.zeros((0, 3)),

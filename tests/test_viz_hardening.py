@@ -24,7 +24,7 @@ from test_backprop_html import page_data
 
 import tinygrad6
 from tinygrad6 import Tensor, nn, viz
-from tinygrad6.op import Op
+from tinygrad6.engine.op import Op
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"

@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from . import experiments, files, nn
+from . import experiments, nn
+from .engine.modes import record_source
+from .engine.tensor import Tensor
 from .experiments import common
-from .modes import record_source
-from .tensor import Tensor
+from .support import files
 from .train import compiled_trainers
 
 BATCHNORM_WHAT = ("Batch Normalization built from the engine's primitive ops (mean, subtract, square, sqrt, divide, "

@@ -25,10 +25,10 @@ from . import functional as F
 from . import nn
 from .compile import compile as compile_step
 from .datasets import batches
-from .modes import no_grad
+from .engine.modes import no_grad
+from .engine.tensor import Tensor
 from .optim import Optimizer
 from .progress import progress_bar
-from .tensor import Tensor
 
 Data = tuple[np.ndarray, np.ndarray]
 

@@ -34,8 +34,8 @@ def commands() -> list[str]:
     names a function, not a file path, so pdb finds it wherever tinygrad6 is installed."""
     return [
         "import tinygrad6",                                   # so the next commands can name functions
-        "b tinygrad6.ops.Div.backward",                       # 1: one op's backward rule
-        'b tinygrad6.autograd.run_rule, op.name == "sqrt"',   # 2: the loop calling a rule, for one op only
+        "b tinygrad6.engine.ops.Div.backward",                      # 1: one op's backward rule
+        'b tinygrad6.engine.autograd.run_rule, op.name == "sqrt"',  # 2: the loop calling a rule, for one op only
         "c",
         "p self",
         "p gy.shape",

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import nn, optim
 from .. import random as tg_random
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .program import Program, _shown
 from .state import IMMUTABLE, Names, StepState
 from .tracer import Tracer

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import errors, modes, tracing
+from ..support import errors, tracing
+from . import modes
 from .op import Op
 from .tensor import ArrayLike, Tensor, where
 
@@ -161,7 +162,7 @@ def run_rule(op: Op, gy: Tensor, create_graph: bool = False) -> tuple[Tensor | N
     The rule's own ops are recorded only under create_graph (then inside the op's scope, so a drawing of the
     backward graph groups them like the forward ops). They are not checked one by one by detect_anomaly: a NaN
     they make is reported by the loop as this op's. To stop at one op in a debugger:
-    `b tinygrad6.autograd.run_rule, op.name == "sqrt"`."""
+    `b tinygrad6.engine.autograd.run_rule, op.name == "sqrt"`."""
     tokens = set_rule_modes(op, create_graph)  # (its own line: a breakpoint on run_rule stops once per op)
     try:
         gxs = op.backward(gy)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TypeVar
 
-from .contextdecorator import decorate
+from ..support.contextdecorator import decorate
 
 _grad_enabled: ContextVar[bool] = ContextVar("grad_enabled", default=True)
 _retain_grads: ContextVar[bool] = ContextVar("retain_grads", default=False)

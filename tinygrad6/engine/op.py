@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import errors, locations, modes, tracing
-from .display import shorten
-from .errors import AnomalyError, ShapeError  # noqa: F401  (raised by ops; importable from here as before)
+from ..support import errors, locations, tracing
+from ..support.display import shorten
+from . import modes
 
 if TYPE_CHECKING:
     from .tensor import Tensor

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from .display import preview
+from ..support import errors, tracing
+from ..support.display import preview
 
 if TYPE_CHECKING:
     from .autograd import BackwardStep
@@ -443,4 +444,4 @@ def _index_parts(entry) -> tuple:
 
 
 # The one import cycle: Tensor's methods run ops and backward, and ops and the backward loop make Tensors.
-from . import autograd, errors, ops, tracing  # noqa: E402
+from . import autograd, ops  # noqa: E402

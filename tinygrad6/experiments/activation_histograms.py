@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from .. import init
-from ..modes import no_grad
-from ..tensor import Tensor
+from ..engine.modes import no_grad
+from ..engine.tensor import Tensor
 from . import common
 
 NAME = "activation_histograms"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import optim
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from . import common
 
 NAME = "optimizer_paths"

@@ -11,8 +11,8 @@ import numpy as np
 from . import locations
 
 if TYPE_CHECKING:
-    from .op import Op
-    from .tensor import Tensor
+    from ..engine.op import Op
+    from ..engine.tensor import Tensor
 
 
 class ShapeError(ValueError):

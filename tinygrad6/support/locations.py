@@ -16,12 +16,10 @@ import sysconfig
 from dataclasses import dataclass
 from types import CodeType, FrameType
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-# the engine's own machinery: an op is never "created" on one of these lines, only passed through them
-_CORE = tuple(os.path.join(_PACKAGE_DIR, f) for f in ("tensor.py", "op.py", "modes.py", "autograd.py", "locations.py",
-                                                          "errors.py", "contextdecorator.py", "tracing.py",
-                                                          "ops" + os.sep))
-_TENSOR_PY = os.path.join(os.path.dirname(__file__), "tensor.py")  # as co_filename spells it
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# the engine and its support: an op is never "created" on one of these lines, only passed through them
+_CORE = (os.path.join(_PACKAGE_DIR, "engine", ""), os.path.join(_PACKAGE_DIR, "support", ""))
+_TENSOR_PY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "engine", "tensor.py")  # as co_filename spells it
 _STDLIB = tuple({os.path.join(sysconfig.get_paths()[k], "") for k in ("stdlib", "platstdlib")})
 _kinds: dict[str, str] = {}  # co_filename -> "core", "library", "stdlib" or "user" (cached: one lookup per frame)
 

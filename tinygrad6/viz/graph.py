@@ -51,11 +51,11 @@ except ImportError as e:
         "conda install -c conda-forge graphviz (both at once with conda: conda install -c conda-forge "
         "python-graphviz). `import tinygrad6` works without them.", name="graphviz") from e
 
-from ..display import preview, shorten
-from ..files import write_bytes, write_text
+from ..engine.op import Op
+from ..engine.tensor import Tensor
 from ..nn.module import Parameter  # viz is a floor above nn (and `import tinygrad6` has loaded nn already)
-from ..op import Op
-from ..tensor import Tensor
+from ..support.display import preview, shorten
+from ..support.files import write_bytes, write_text
 
 SHOW_KEYS = ("shape", "value", "grad", "source")
 RANKDIRS = ("TB", "LR", "BT", "RL")

@@ -39,11 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..autograd import count_consumers, run_rule
-from ..display import preview
-from ..files import write_text
-from ..op import Op
-from ..tensor import ArrayLike, Tensor
+from ..engine.autograd import count_consumers, run_rule
+from ..engine.op import Op
+from ..engine.tensor import ArrayLike, Tensor
+from ..support.display import preview
+from ..support.files import write_text
 from .graph import (
     DOT_TIMEOUT,
     MAX_LAYOUT,

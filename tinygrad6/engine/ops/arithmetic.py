@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..op import Op, ShapeError
+from ...support.errors import ShapeError
+from ..op import Op
 
 
 class Add(Op):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..op import Op, ShapeError
+from ...support.errors import ShapeError
+from ..op import Op
 
 
 def sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
