@@ -11,8 +11,8 @@ import pytest
 
 from tinygrad6 import Tensor, nn, optim
 from tinygrad6 import functional as F
-from tinygrad6.experiments import common, hyperparameter_search, optimizer_compare
-from tinygrad6.train import Trainer
+from tinygrad6.chapter6.experiments import common, hyperparameter_search, optimizer_compare
+from tinygrad6.chapter6.train import Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +84,7 @@ def test_the_book_form_is_inverted_dropout_with_smaller_weights_after_it_and_a_l
 
 
 def test_the_dropout_experiment_trains_both_forms_on_the_same_masks(digits, tmp_path):
-    from tinygrad6.experiments import dropout
+    from tinygrad6.chapter6.experiments import dropout
 
     r = dropout.run(digits, tmp_path, quick=True, verbose=False, epochs=2)
     assert list(r["numbers"]["final"]) == ["no Dropout", "book's Dropout 0.2", "inverted Dropout 0.2"]

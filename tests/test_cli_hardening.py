@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tinygrad6 import experiments, tour
-from tinygrad6.experiments import common
+from tinygrad6.chapter6 import experiments, tour
+from tinygrad6.chapter6.experiments import common
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -283,7 +283,7 @@ def test_the_cache_is_bounded():
 
 # -- where compiled steps are used -------------------------------------------------------------------------------------
 def test_trainer_compile_gives_the_eager_history_and_weights():
-    from tinygrad6.train import Trainer
+    from tinygrad6.chapter6.train import Trainer
 
     rng = np.random.default_rng(0)
     x, t = rng.standard_normal((60, 12)), rng.integers(0, 5, 60)
@@ -304,8 +304,8 @@ def test_trainer_compile_gives_the_eager_history_and_weights():
 def test_an_experiment_gives_the_same_numbers_with_and_without_eager(name, tmp_path):
     import json
 
-    from tinygrad6 import experiments
-    from tinygrad6.experiments import common
+    from tinygrad6.chapter6 import experiments
+    from tinygrad6.chapter6.experiments import common
 
     results = {}
     with common.one_blas_thread():

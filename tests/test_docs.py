@@ -425,7 +425,7 @@ def test_transcript_comparison_ignores_only_line_numbers():
 
 
 def test_chapter6_shows_the_figure_of_every_experiment():
-    from tinygrad6 import experiments
+    from tinygrad6.chapter6 import experiments
 
     text = (DOCS / "chapter6.md").read_text(encoding="utf-8")
     shown = {Path(t).stem for _, t in links(text) if t.startswith("figures/") and t.endswith(".png")}

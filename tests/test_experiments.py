@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from test_datasets import MNIST_DIR, fake_mnist, needs_mnist
 
-from tinygrad6 import experiments, nn, optim, tour, viz
-from tinygrad6.experiments import common
-from tinygrad6.train import Trainer
+from tinygrad6 import nn, optim, viz
+from tinygrad6.chapter6 import experiments, tour
+from tinygrad6.chapter6.experiments import common
+from tinygrad6.chapter6.train import Trainer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

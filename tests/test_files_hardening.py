@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad6 import Tensor, datasets, experiments, files, nn, tour, viz
+from tinygrad6 import Tensor, nn, viz
+from tinygrad6.chapter6 import datasets, experiments, tour
+from tinygrad6.support import files
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from test_datasets import fake_mnist
 
-from tinygrad6 import experiments, tour
-from tinygrad6.experiments import common
+from tinygrad6.chapter6 import experiments, tour
+from tinygrad6.chapter6.experiments import common
 
 
 def what_of(name: str, numbers: dict, settings: dict, tmp_path: Path, quick: bool = False) -> str:

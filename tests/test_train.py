@@ -11,8 +11,8 @@ import pytest
 from test_datasets import MNIST_DIR, needs_mnist
 
 from tinygrad6 import F, datasets, is_grad_enabled, nn, optim
-from tinygrad6.experiments import common
-from tinygrad6.train import Trainer
+from tinygrad6.chapter6.experiments import common
+from tinygrad6.chapter6.train import Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +141,7 @@ def test_a_batchnorm_mlp_learns_real_digits_where_the_plain_one_cannot():
 
 @needs_mnist
 def test_weight_decay_narrows_the_train_test_gap_on_real_digits():
-    from tinygrad6.experiments import weight_decay
+    from tinygrad6.chapter6.experiments import weight_decay
 
     data = common.load_data(data_dir=MNIST_DIR)
     settings = dict(weight_decay.DEFAULTS)  # the chapter's setup: 300 images, 6x100 ReLU, SGD 0.01, 201 epochs

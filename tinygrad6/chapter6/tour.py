@@ -31,11 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from . import experiments, nn
-from .engine.modes import record_source
-from .engine.tensor import Tensor
+from .. import nn
+from ..engine.modes import record_source
+from ..engine.tensor import Tensor
+from ..support import files
+from . import experiments
 from .experiments import common
-from .support import files
 from .train import compiled_trainers
 
 BATCHNORM_WHAT = ("Batch Normalization built from the engine's primitive ops (mean, subtract, square, sqrt, divide, "
@@ -63,7 +64,7 @@ def render_batchnorm(out: Path, seed: int = 0) -> dict[str, Any]:
     files: list[str] = []
     note = None  # the tour goes on without the drawing; the page says why
     try:
-        from . import viz
+        from .. import viz
     except ImportError as e:  # the graphviz Python package is missing: the message says how to install it
         note = f"The graph could not be drawn: {e}"
     else:

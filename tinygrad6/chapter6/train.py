@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from . import functional as F
-from . import nn
-from .compile import compile as compile_step
+from .. import functional as F
+from .. import nn
+from ..compile import compile as compile_step
+from ..engine.modes import no_grad
+from ..engine.tensor import Tensor
+from ..optim import Optimizer
 from .datasets import batches
-from .engine.modes import no_grad
-from .engine.tensor import Tensor
-from .optim import Optimizer
 from .progress import progress_bar
 
 Data = tuple[np.ndarray, np.ndarray]

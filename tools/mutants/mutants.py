@@ -138,12 +138,12 @@ M = [
      "grad_input_norms=[None if g is None else grad_norm(g) for g in step.grad_inputs],",
      "grad_input_norms=[0.0 if g is None else grad_norm(g) for g in step.grad_inputs],"),
     # -- datasets -----------------------------------------------------------------------------------------------
-    ("split_labels_unshuffled", "datasets", "tinygrad6/datasets.py", "x, t = x[order], t[order]", "x, t = x[order], t"),
-    ("batches_never_shuffle", "datasets", "tinygrad6/datasets.py",
+    ("split_labels_unshuffled", "datasets", "tinygrad6/chapter6/datasets.py", "x, t = x[order], t[order]", "x, t = x[order], t"),
+    ("batches_never_shuffle", "datasets", "tinygrad6/chapter6/datasets.py",
      "order = rng.permutation(n) if shuffle else np.arange(n)", "order = np.arange(n)"),
-    ("onehot_float64", "datasets", "tinygrad6/datasets.py", "t = np.eye(10, dtype=np.float32)[t]",
+    ("onehot_float64", "datasets", "tinygrad6/chapter6/datasets.py", "t = np.eye(10, dtype=np.float32)[t]",
      "t = np.eye(10, dtype=np.float64)[t]"),
-    ("digits_split_overlap", "datasets", "tinygrad6/datasets.py",
+    ("digits_split_overlap", "datasets", "tinygrad6/chapter6/datasets.py",
      "train, test = order[:-test_size], order[-test_size:]", "train, test = order[:-test_size], order[-test_size - 1:]"),
 ]
 

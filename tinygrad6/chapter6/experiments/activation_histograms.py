@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import init
-from ..engine.modes import no_grad
-from ..engine.tensor import Tensor
+from ... import init
+from ...engine.modes import no_grad
+from ...engine.tensor import Tensor
 from . import common
 
 NAME = "activation_histograms"

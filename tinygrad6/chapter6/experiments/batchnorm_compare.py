@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import nn, optim
+from ... import nn, optim
 from ..progress import progress_bar
 from ..train import Trainer
 from . import common

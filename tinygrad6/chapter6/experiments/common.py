@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import datasets, nn, optim
-from ..engine.modes import no_grad
-from ..engine.tensor import Tensor
+from ... import nn, optim
+from ...engine.modes import no_grad
+from ...engine.tensor import Tensor
+from ...support import files
+from .. import datasets
 from ..progress import progress_bar
-from ..support import files
 from ..train import Trainer, compiled_trainers
 
 CHAPTER_SIZES_NOTE = "defaults are the chapter's sizes; --quick runs a small version in seconds"

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import datasets, nn, optim
+from ... import nn, optim
+from .. import datasets
 from ..progress import progress_bar
 from ..train import Trainer
 from . import common

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import nn, optim
+from ... import nn, optim
 from ..train import Trainer
 from . import common
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import optim
-from ..engine.tensor import Tensor
+from ... import optim
+from ...engine.tensor import Tensor
 from . import common
 
 NAME = "optimizer_paths"
