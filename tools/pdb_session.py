@@ -9,7 +9,7 @@ each command back after the `(Pdb) ` prompt that read it (pdb does not echo what
 transcript reads as if typed. The only other changes to pdb's output: the repository's path is made relative and
 the standard library's folder is written <stdlib>. The transcript goes between the page's
 `<!-- pdb-session:begin -->` and `<!-- pdb-session:end -->` lines. Run this again whenever the engine changes
-(tests/test_docs.py re-runs the session and says so when the page is stale).
+(tests/meta/test_docs.py re-runs the session and says so when the page is stale).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The benchmark suite runs and its correctness guard passes, and the properties that keep the speed honest hold
 (tested without any timing): a dropped graph is freed by reference counting alone, and a float32 model computes in
-float32 from end to end. (That a 100,000-op chain backpropagates and is freed is tests/test_autograd.py's.)"""
+float32 from end to end. (That a 100,000-op chain backpropagates and is freed is tests/engine/test_autograd.py's.)"""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from benchmarks.engine import EngineMLP
 from benchmarks.floor import FloorMLP
 from tinygrad6 import Tensor, nn, optim, retain_grads
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- the suite ----------------------------------------------------------------------------------------------------

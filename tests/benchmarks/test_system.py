@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.allocator import keep_freed_memory
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAULTS = textwrap.dedent("""
     import resource, sys
     import numpy as np

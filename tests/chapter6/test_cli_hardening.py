@@ -15,7 +15,7 @@ import pytest
 from tinygrad6.chapter6 import experiments, tour
 from tinygrad6.chapter6.experiments import common
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # -- the type functions, one by one -------------------------------------------------------------------------------

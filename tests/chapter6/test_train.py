@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from test_datasets import MNIST_DIR, needs_mnist
+from mnist_files import MNIST_DIR, needs_mnist
 
 from tinygrad6 import F, datasets, is_grad_enabled, nn, optim
 from tinygrad6.chapter6.experiments import common

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from compiled_steps import chapter_step
 
 import tinygrad6
 import tinygrad6.functional as F
@@ -17,22 +18,6 @@ OPTIMIZERS = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "Adam
 def batches(n=4, batch=16, size=12, classes=5, seed=1):
     rng = np.random.default_rng(seed)
     return [(rng.standard_normal((batch, size)), rng.integers(0, classes, batch)) for _ in range(n)]
-
-
-def chapter_step(batchnorm=False, dropout=0.0, optimizer="SGD", weight_decay=0.0, lr=0.05, sizes=(12, [10, 10], 5)):
-    """The chapter's step on a small MLP; returns (model, optimizer, train_step). optimizer: a name or a class."""
-    model = nn.MLP(*sizes, batchnorm=batchnorm, dropout=dropout, rng=0)
-    opt_class = optim.OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer
-    opt = opt_class(model.parameters(), lr=lr, weight_decay=weight_decay)
-
-    def train_step(x, t):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(Tensor(x)), t)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return model, opt, train_step
 
 
 def constants(recorded, inputs=()) -> list[np.ndarray]:

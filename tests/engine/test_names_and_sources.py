@@ -183,7 +183,8 @@ def test_package_location_decides_what_is_library():
     # the experiments live inside the package: their lines are library lines, not user lines
     from tinygrad6.support import locations
 
-    assert locations._kind(os.path.join(os.path.dirname(tinygrad6.__file__), "experiments", "dropout.py")) == "library"
+    experiment = os.path.join(os.path.dirname(tinygrad6.__file__), "chapter6", "experiments", "dropout.py")
+    assert locations._kind(experiment) == "library"
     assert locations._kind(LAYERS) == "library"
     assert locations._kind(inspect.getsourcefile(tinygrad6.Tensor)) == "core"
     assert locations._kind(contextlib.__file__) == "stdlib"

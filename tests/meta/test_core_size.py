@@ -9,7 +9,7 @@ from pathlib import Path
 import tinygrad6.engine.ops
 from tinygrad6.engine import autograd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "tinygrad6" / "engine"  # the core is this folder, every file in it (what it leans on: ../support)
 
 

@@ -10,7 +10,7 @@ Conventions (written down here and in docs/README.md):
   so the output does not depend on the last bit of floating point.
 - Any other fence (```bash, ```console, ```pycon, ```python skip ...) is shown, not run.
 - `breakpoint()` in an executed block is a no-op here (PYTHONBREAKPOINT=0), so a page can show where to put one.
-- After a deliberate change, `python tests/test_docs.py --update [docs/page.md ...]` rewrites the ```text blocks
+- After a deliberate change, `python tests/meta/test_docs.py --update [docs/page.md ...]` rewrites the ```text blocks
   with what the code prints now; review the result with `git diff` before committing it.
 - Links: `[text](relative/path)` must name an existing file or folder (relative to the page). A link into a
   Python file may name what it points at in the fragment: `../tinygrad6/engine/autograd.py#backward_steps` or
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
 LINKED_PAGES = [*PAGES, REPO / "README.md"]
@@ -447,13 +447,13 @@ def test_the_readme_snippets_run_in_order_and_backward_steps_does_not_double_the
     np.testing.assert_allclose(namespace["x"].grad.data, first, rtol=1e-12)
 
 if __name__ == "__main__":
-    # python tests/test_docs.py --update [docs/page.md ...]: refresh the ```text blocks from what the code prints now
+    # python tests/meta/test_docs.py --update [docs/page.md ...]: refresh the ```text blocks from what the code prints
     import sys
     import tempfile
 
     args = sys.argv[1:]
     if not args or args[0] != "--update":
-        raise SystemExit("usage: python tests/test_docs.py --update [docs/page.md ...]  (then review `git diff`)")
+        raise SystemExit("usage: python tests/meta/test_docs.py --update [docs/page.md ...]  (then review `git diff`)")
     os.environ["PYTHONBREAKPOINT"] = "0"
     for page in [Path(a).resolve() for a in args[1:]] or PAGES:
         with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXERCISES = REPO / "docs" / "exercises"
 NAMES = ["sigmoid", "tanh", "accumulate", "topo"]
 

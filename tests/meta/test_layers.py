@@ -23,7 +23,7 @@ import ast
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "tinygrad6"
 
 ROOMS = {  # room -> (floor, the paths inside tinygrad6/ that make it up)
@@ -53,7 +53,7 @@ def room_of(name: str) -> str:
             member = member.removesuffix(".py").removesuffix("__init__").rstrip("/")
             if path == member or (member and path.startswith(member + "/")):
                 return room
-    raise AssertionError(f"tinygrad6.{name} is in no room of tests/test_layers.py: add it to ROOMS")
+    raise AssertionError(f"tinygrad6.{name} is in no room of tests/meta/test_layers.py: add it to ROOMS")
 
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}

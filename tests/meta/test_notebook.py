@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "autograd_walkthrough.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "autograd_walkthrough.ipynb"
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is in the dev extra")
 nbclient = pytest.importorskip("nbclient", reason="nbclient is in the dev extra")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_datasets import fake_mnist
+from mnist_files import fake_mnist
 
 from tinygrad6.chapter6 import experiments, tour
 from tinygrad6.chapter6.experiments import common

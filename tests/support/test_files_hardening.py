@@ -26,7 +26,7 @@ from tinygrad6 import Tensor, nn, viz
 from tinygrad6.chapter6 import datasets, experiments, tour
 from tinygrad6.support import files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 BOMB = 256 << 20  # bytes a bomb decompresses to: far above the 50 MB memory bound
 MEMORY_BOUND = 50 << 20

@@ -19,7 +19,7 @@ import pytest
 import tinygrad6
 from tinygrad6 import Tensor, nn, viz
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SVG = "{http://www.w3.org/2000/svg}"
 POINT = re.compile(r"(-?[\d.]+),(-?[\d.]+)")
 needs_dot = pytest.mark.skipif(not viz.dot_available(), reason="Graphviz `dot` is not installed")

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from test_compile import chapter_step
+from compiled_steps import chapter_step
 from test_viz import dot_nodes_and_edges, needs_dot, parse_svg
 
 import tinygrad6

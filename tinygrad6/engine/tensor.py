@@ -443,6 +443,6 @@ def _index_parts(entry) -> tuple:
     return np.nonzero(entry) if isinstance(entry, np.ndarray) and entry.dtype == bool and entry.ndim else (entry,)
 
 
-# The one import cycle (tests/test_layers.py keeps it the only one): Tensor's methods run ops and backward, and
+# The one import cycle (tests/meta/test_layers.py: the only one): Tensor's methods run ops and backward, and
 # ops and the backward loop make Tensors.
 from . import autograd, ops  # noqa: E402

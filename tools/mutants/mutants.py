@@ -147,14 +147,15 @@ M = [
      "train, test = order[:-test_size], order[-test_size:]", "train, test = order[:-test_size], order[-test_size - 1:]"),
 ]
 
-CORE_TESTS = ["test_ops_arithmetic", "test_ops_unary", "test_ops_reduce", "test_ops_shape", "test_ops_select",
-              "test_functional", "test_op", "test_tensor", "test_autograd", "test_modes", "test_gradcheck"]
+CORE_TESTS = ["engine/test_ops_arithmetic", "engine/test_ops_unary", "engine/test_ops_reduce", "engine/test_ops_shape",
+              "engine/test_ops_select", "test_functional", "engine/test_op", "engine/test_tensor", "engine/test_autograd",
+              "engine/test_modes", "test_gradcheck"]
 TESTS = {  # the test files each area's mutants run against
     "ops": CORE_TESTS,
     "loop": CORE_TESTS,
-    "optim": ["test_optim", "test_chapter6_faithful", "test_train", "test_reference_formulas"],
-    "nn": ["test_nn", "test_init", "test_autograd", "test_chapter6_faithful", "test_train", "test_reference_formulas"],
-    "viz": ["test_viz", "test_backprop_html", "test_viz_hardening", "test_stepper", "test_viz_explicit_grad"],
-    "datasets": ["test_datasets", "test_train", "test_reference_formulas"],
-    "compile": ["test_compile", "test_compile_contract", "test_viz_compiled"],
+    "optim": ["test_optim", "chapter6/test_chapter6_faithful", "chapter6/test_train", "test_reference_formulas"],
+    "nn": ["nn/test_nn", "test_init", "engine/test_autograd", "chapter6/test_chapter6_faithful", "chapter6/test_train", "test_reference_formulas"],
+    "viz": ["viz/test_viz", "viz/test_backprop_html", "viz/test_viz_hardening", "viz/test_stepper", "viz/test_viz_explicit_grad"],
+    "datasets": ["chapter6/test_datasets", "chapter6/test_train", "test_reference_formulas"],
+    "compile": ["compile/test_compile", "compile/test_compile_contract", "viz/test_viz_compiled"],
 }
