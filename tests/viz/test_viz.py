@@ -552,7 +552,7 @@ def linecache_line(where: str) -> str:
 
 
 def test_a_name_shared_by_several_tensors_is_numbered_from_its_second_use():
-    from tinygrad6.viz.graph import GraphModel
+    from tinygrad6.viz.model import GraphModel
 
     h = Tensor([1.0, 2.0], requires_grad=True, name="h")
     outs = []
@@ -617,17 +617,24 @@ def test_viz_modules_import_only_public_names():
 
 
 def test_missing_graphviz_package_says_how_to_install_it():
-    """`import tinygrad6` works without the graphviz package; `from tinygrad6 import viz` says what to install."""
+    """`import tinygrad6` works without the graphviz package, and so do `viz.trace` and the step-through page's data
+    (numpy alone); `viz.draw` says what to install."""
     code = ("import sys\n"
             "sys.modules['graphviz'] = None  # as if the package were not installed\n"
             "import tinygrad6\n"
-            "y = (tinygrad6.Tensor([1.0], requires_grad=True) * 2.0).sum()\n"
+            "from tinygrad6 import viz\n"
+            "from tinygrad6.viz.html import page_data\n"
+            "from tinygrad6.viz.trace import replay_backward\n"
+            "y = (tinygrad6.Tensor([1.0], requires_grad=True, name='x') * 2.0).sum()\n"
+            "rows = viz.trace(y, quiet=True)\n"
+            "print(len(rows), len(page_data(replay_backward(y))['steps']))\n"
             "try:\n"
-            "    from tinygrad6 import viz\n"
+            "    viz.draw(y)\n"
             "except ImportError as e:\n"
             "    print(type(e).__name__, e)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("2 2\nImportError"), done.stdout
     assert "pip install graphviz" in done.stdout
     assert "apt-get install graphviz" in done.stdout and "brew install graphviz" in done.stdout
     assert "conda install" in done.stdout
@@ -635,7 +642,7 @@ def test_missing_graphviz_package_says_how_to_install_it():
 
 def test_value_lines_are_the_core_preview_wrapped_to_a_narrow_node():
     from tinygrad6.support.display import preview
-    from tinygrad6.viz.graph import LABEL_WIDTH, value_lines
+    from tinygrad6.viz.model import LABEL_WIDTH, value_lines
 
     arrays = [np.arange(100.0), np.array(2.5), np.arange(6.0), np.linspace(-1e5, 1e5, 7), np.zeros((0, 3)),
               np.array(["a", "b"]), np.full(50, np.nan)]

@@ -305,12 +305,14 @@ def test_long_arrows_are_cut_past_the_layout_cost_and_the_drawing_says_so():
     # draws W, U and x once and a small reference beside every other op that reads them.
     y = shared_weight_loop(121)
     full = viz.draw(y, max_layout=None).source
-    cost, _ = viz.graph.layout_cost(drawn_edges(full))
-    assert cost > viz.graph.MAX_LAYOUT  # what made dot slow
+    from tinygrad6.viz.dot import layout_cost
+
+    cost, _ = layout_cost(drawn_edges(full))
+    assert cost > viz.MAX_LAYOUT  # what made dot slow
     with pytest.warns(UserWarning, match=r"draw: long arrows cut: \d+ arrows over more than 3 ranks \(from U, W, x\)"):
         fast = viz.draw(y).source
-    cut_cost, spans = viz.graph.layout_cost(drawn_edges(fast))
-    assert cut_cost < viz.graph.MAX_LAYOUT / 2 and max(spans) <= viz.graph.LONG_ARROW, (cut_cost, max(spans))
+    cut_cost, spans = layout_cost(drawn_edges(fast))
+    assert cut_cost < viz.MAX_LAYOUT / 2 and max(spans) <= viz.model.LONG_ARROW, (cut_cost, max(spans))
     assert "long arrows cut" in fast and "max_layout=None" in fast  # the note in the drawing itself
     # nothing is lost: the same arrows into the same ops, each cut one from a reference named as its tensor
     assert sorted(dst for _, dst in drawn_edges(fast)) == sorted(dst for _, dst in drawn_edges(full))
@@ -339,7 +341,9 @@ def test_a_slow_layout_never_makes_the_user_wait_minutes(tmp_path):
 def test_render_falls_back_to_the_cut_drawing_when_dot_is_slow(tmp_path, monkeypatch):
     # under max_layout the estimate can still be wrong: after FALLBACK_AFTER seconds render and the page stop dot
     # and draw the cut version (here forced with a tiny FALLBACK_AFTER and a max_layout that never cuts)
-    monkeypatch.setattr(viz.graph, "FALLBACK_AFTER", 1e-4)
+    from tinygrad6.viz import drawing
+
+    monkeypatch.setattr(drawing, "FALLBACK_AFTER", 1e-4)
     y = shared_weight_loop(41)
     with pytest.warns(UserWarning, match=r"had not finished after 0.0001 s, so the drawing was made again"):
         svg = viz.render(y, path=tmp_path / "loop.svg", max_layout=10**9).read_text()
@@ -370,7 +374,7 @@ def test_the_page_stores_each_gradient_and_rule_once():
 
 
 def test_a_graph_past_max_ops_is_refused_with_the_ways_out(tmp_path):
-    y = chain(viz.graph.MAX_OPS + 2)
+    y = chain(viz.MAX_OPS + 2)
     with pytest.raises(ValueError, match=r"2,002 ops to draw, more than max_ops=2,000") as info:
         viz.draw(y)
     message = str(info.value)
@@ -380,7 +384,7 @@ def test_a_graph_past_max_ops_is_refused_with_the_ways_out(tmp_path):
     assert not (tmp_path / "big.svg").exists()
     with pytest.raises(ValueError, match=r"backprop_html: .*viz\.trace\(loss\)"):
         viz.backprop_html(y, tmp_path / "big.html", grad=np.ones(1))
-    assert viz.draw(y, max_ops=None).source.count("class=op") == viz.graph.MAX_OPS + 2
+    assert viz.draw(y, max_ops=None).source.count("class=op") == viz.MAX_OPS + 2
     assert viz.draw(y, max_ops=3000) is not None
 
     # a model: the message says how many boxes collapse=True would draw, and that fits
@@ -389,7 +393,7 @@ def test_a_graph_past_max_ops_is_refused_with_the_ways_out(tmp_path):
     with pytest.raises(ValueError, match=r"collapse=True draws each layer .*: (\d[\d,]*) ops and boxes") as info:
         viz.draw(loss)
     boxes = int(re.search(r"(\d[\d,]*) ops and boxes", str(info.value)).group(1).replace(",", ""))
-    assert boxes < viz.graph.MAX_OPS
+    assert boxes < viz.MAX_OPS
     assert viz.draw(loss, collapse=True).source.count('class="scope-box"') == boxes - 1  # and the final sum
 
 

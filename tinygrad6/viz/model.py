@@ -1,15 +1,7 @@
-"""Walking the graph behind some tensors and drawing it with Graphviz: `draw` (a `graphviz.Digraph`) and `render`
-(a file: .svg .png .pdf .dot).
-
-    y = ((x @ W).tanh() ** 2).sum()
-    tinygrad6.viz.render(y, path="y.svg")                     # values and, after backward, gradients
-    tinygrad6.viz.render(loss, path="net.svg", collapse=True)  # each layer (innermost scope) as one box
-    tinygrad6.viz.render(step, path="step.svg", collapse=True)  # a compiled step: forward, backward, update
-
-Tensors are ellipses, ops are boxes, arrows follow the forward pass (input -> op -> output). Colours: `nn.Parameter`s
-green, other leaves that require grad (an input like `x`) white with a green outline, data (leaves without grad)
-grey, Python numbers as plain text ("constant 1e-05"), the drawn outputs (the loss) orange, intermediate tensors
-blue; a legend says so. The operands of sub, div, pow and matmul are labelled a and b on their arrows.
+"""The graph behind some tensors as data, before any Graphviz: `walk` (every tensor and op, in forward order),
+`GraphModel` (node ids, names, roles, scopes and collapsed boxes), what a compiled step contributes (`compiled_parts`),
+the size limits, and the lines of text a node shows. Needs numpy only: `viz.trace` and the step-through page's data
+are built from it; `dot.py` turns it into DOT text and `drawing.py` has Graphviz lay that out.
 
 Each tensor is shown by its name (`Tensor.name`, which `record_source()` and the library give in the book's words:
 mu, xc, var, std, xn, out) or, unnamed, by a fallback name t1, t2, ... numbered without gaps in forward order.
@@ -19,47 +11,24 @@ A compiled step (`tinygrad6.compile(train_step)`, once called) is drawn from its
 loss and each parameter's gradient are the outputs, the backward rules' ops sit in their forward op's scope, and
 each `opt.step()` of the step's program is one update box (orange-red) with an arrow from every gradient.
 
-Each `scope(...)` block, and so each call of an nn Module, is a labelled cluster. The walk is iterative and every
-step after it linear: a chain of 100,000 ops becomes DOT text in seconds, without a RecursionError.
-
-User text is data, never markup: tensor, scope and op names and op parameters are escaped so that the drawing
-shows exactly the characters of the name (quotes, backslashes, `\\N`, `<b>`, `&amp;`, braces and `|` included).
+The walk is iterative and every step after it linear: a chain of 100,000 ops becomes DOT text in seconds, without a
+RecursionError.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 import textwrap
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-
-try:
-    import graphviz
-    from graphviz.quoting import quote
-except ImportError as e:
-    raise ImportError(
-        "tinygrad6.viz needs the Python package graphviz: pip install graphviz. To render pictures it also needs "
-        "Graphviz's dot program: sudo apt-get install graphviz (Debian/Ubuntu), brew install graphviz (macOS) or "
-        "conda install -c conda-forge graphviz (both at once with conda: conda install -c conda-forge "
-        "python-graphviz). `import tinygrad6` works without them.", name="graphviz") from e
 
 from ..engine.op import Op
 from ..engine.tensor import Tensor
 from ..nn.module import Parameter  # viz is a floor above nn (and `import tinygrad6` has loaded nn already)
 from ..support.display import preview, shorten
-from ..support.files import write_bytes, write_text
-
-SHOW_KEYS = ("shape", "value", "grad", "source")
-RANKDIRS = ("TB", "LR", "BT", "RL")
-FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 
 # Graphviz's `dot` lays out graphs in superlinear time. Measured on a 2-core machine (benchmarks/viz_size.py), a
 # chain of 1,000 ops takes 0.8 s, 2,000 ops 3 s, 3,000 ops 11 s and 4,000 ops 24 s; an MLP of 2,400 ops 3 s and of
@@ -76,41 +45,8 @@ DOT_TIMEOUT = 120.0  # seconds: what MAX_OPS takes, forty times over
 # 2.1 s, 3,591 (an 81-op loop) 6.1 s; cut, a 201-op loop costs 558 and takes 0.2 s, a 300-op fan-out 905 and 0.3 s.
 MAX_LAYOUT = 2_500
 LONG_ARROW = 3
-FALLBACK_AFTER = 10.0  # seconds render and the page give dot before they fall back to the drawing with cut arrows
 LABEL_WIDTH = 24  # characters per line of values in a node: mean, std on one line, min, max on the next
 
-INSTALL_HELP = (
-    "Graphviz's `dot` program is needed to render a graph to {fmt} but was not found on PATH. Install Graphviz:\n"
-    "    Debian/Ubuntu:  sudo apt-get install graphviz\n"
-    "    macOS:          brew install graphviz\n"
-    "    conda:          conda install -c conda-forge graphviz\n"
-    "(the Python package `graphviz` only writes DOT text; it calls this program to draw it)."
-)
-
-# colour roles (torchviz-like: one colour per kind of node, explained by the legend)
-TENSOR_STYLE: dict[str, dict[str, str]] = {
-    "param": {"shape": "ellipse", "style": "filled", "fillcolor": "#c8e6c9", "color": "#2e7d32"},
-    "leaf": {"shape": "ellipse", "style": "filled", "fillcolor": "#ffffff", "color": "#2e7d32", "penwidth": "2"},
-    "input": {"shape": "ellipse", "style": "filled", "fillcolor": "#eeeeee", "color": "#757575"},
-    "const": {"shape": "plaintext", "fontsize": "10", "fontcolor": "#424242", "height": "0.2", "margin": "0.02"},
-    "intermediate": {"shape": "ellipse", "style": "filled", "fillcolor": "#e3f2fd", "color": "#1565c0"},
-    "output": {"shape": "ellipse", "style": "filled", "fillcolor": "#ffe0b2", "color": "#e65100",
-               "penwidth": "2", "peripheries": "2"},
-}
-OP_STYLE = {"shape": "box", "style": "filled", "fillcolor": "#fff9c4", "color": "#827717"}
-UPDATE_STYLE = {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffccbc", "color": "#bf360c",
-                "penwidth": "2"}
-BOX_STYLE = {"shape": "box3d", "style": "filled", "fillcolor": "#e1bee7", "color": "#6a1b9a"}
-CLUSTER_STYLE = {"style": "rounded,filled", "color": "#9e9e9e", "fontname": "Helvetica-Bold", "fontsize": "11",
-                 "labeljust": "l"}
-ROLE_TEXT = {
-    "param": "nn.Parameter\n(learned, requires grad)",
-    "leaf": "leaf that requires grad\n(an input like x)",
-    "input": "data\n(leaf, no grad)",
-    "const": "constant\n(a Python number)",
-    "intermediate": "intermediate tensor",
-    "output": "output / loss",
-}
 
 # Ops whose operand order matters for the math: their input arrows are labelled with the names in the formula.
 OPERANDS: dict[str, tuple[str, str, str]] = {
@@ -120,10 +56,6 @@ OPERANDS: dict[str, tuple[str, str, str]] = {
 NUMBERED_INPUTS = {"where", "concatenate", "stack", "scatter_add", "clip"}
 
 ScopePath = tuple[tuple[str, "int | None"], ...]
-
-
-class GraphvizNotFoundError(RuntimeError):
-    """`dot` is not installed; the message says how to install it. The .dot file was written anyway."""
 
 
 @dataclass
@@ -376,157 +308,6 @@ def check_size(model: GraphModel, max_ops: int | None, caller: str) -> None:
                      + "; ".join(hints) + ".")
 
 
-# -- drawing --------------------------------------------------------------------------------------------------
-def draw(*outputs, show: Iterable[str] | str = ("shape", "value", "grad"), rankdir: str = "TB",
-         collapse: bool | Iterable[str] = (), legend: bool = True, max_ops: int | None = MAX_OPS,
-         max_layout: int | None = MAX_LAYOUT) -> graphviz.Digraph:
-    """The computation graph behind `outputs` (tensors, or one compiled step once called: see `compiled_parts`) as
-    a `graphviz.Digraph` (displays inline in Jupyter; `.source` is the DOT text; `render` writes files).
-
-    show: what tensor nodes print besides their name: "shape" (shape and dtype), "value" (the values when few,
-        else mean/std/min/max), "grad" (the gradient once computed, "grad: not computed" before), "source"
-        (in each op box, with `tinygrad6.record_source()` on: your file:line and the library's, e.g.
-        "in layers.py:137" inside BatchNorm1d.forward; both are always in the tooltips).
-    rankdir: "TB" (top to bottom, the default), "LR", "BT" or "RL".
-    collapse: scope names to draw as one box each (e.g. ("BatchNorm1d",)), or True for every innermost scope
-        (each layer); a box keeps its scope's inputs and outputs.
-    legend: add a small legend of the node colours.
-    max_ops: the most op nodes (ops plus collapsed boxes) to draw, MAX_OPS (2,000) by default: past a few thousand,
-        Graphviz needs minutes. A bigger graph raises ValueError saying how to shrink it (collapse=True, or draw an
-        intermediate tensor); max_ops=None draws any size (building the DOT text stays linear: seconds for 100,000
-        ops).
-    max_layout: the most `layout_cost` (an estimate of dot's work: nodes, plus a hidden node per rank crossed by a long
-        arrow) to lay out as is, MAX_LAYOUT by default. Past it, arrows over more than LONG_ARROW ranks (a weight
-        shared by every step of a loop) are cut: the tensor is drawn again, small and dashed, beside each op it feeds,
-        and the drawing and a warning say so. 0: always cut them; None: never (dot may need minutes).
-
-    Names are shown literally, never as markup: tensor, scope and op names, op parameters and source paths may
-    hold quotes, backslashes (`\\N`), `<b>`, `&amp;`, braces, `|` and line breaks; the drawing shows those very
-    characters. A control character other than tab and line breaks (NUL, ESC, ...) cannot pass through Graphviz
-    or SVG: draw raises ValueError naming the text.
-    """
-    updates: list[Update] = []
-    if len(outputs) == 1 and not isinstance(outputs[0], Tensor) and hasattr(outputs[0], "traced"):
-        outputs, updates = compiled_parts(outputs[0])
-    tensors = _check_outputs(outputs)
-    show = (show,) if isinstance(show, str) else tuple(show)
-    unknown = [k for k in show if k not in SHOW_KEYS]
-    if unknown:
-        raise ValueError(f"draw: unknown show key(s) {unknown}; valid keys are {list(SHOW_KEYS)}")
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"draw: rankdir must be one of {list(RANKDIRS)}, got {rankdir!r}")
-    model = GraphModel.build(tensors, collapse)
-    check_size(model, max_ops, "draw")
-    return build_digraph(model, show, rankdir, legend, updates, max_layout)
-
-
-def render(*outputs, path: str | os.PathLike, timeout: float | None = DOT_TIMEOUT, **draw_kwargs) -> Path:
-    """Draw `outputs` (tensors or a compiled step; see `draw` for the keyword arguments, `max_ops=` included) and
-    write the file `path`; the format comes from its suffix: .svg, .png, .pdf, or .dot (the DOT text, no Graphviz
-    program needed). Returns the path. Names appear literally (see `draw`).
-
-    When Graphviz's `dot` is not installed, the .dot file is written next to `path` and GraphvizNotFoundError
-    says how to install it. `dot` runs for at most `timeout` seconds (None: no limit), else TimeoutError; a drawing
-    that dot has not finished after FALLBACK_AFTER seconds is drawn again with its long arrows cut (see `draw`'s
-    max_layout; not with max_layout=None), with a warning."""
-    path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"render: cannot tell the format of {str(path)!r}; use one of the suffixes "
-                         f"{sorted(FORMATS)}")
-    graph = draw(*outputs, **draw_kwargs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "dot":
-        return write_text(path, graph.source)
-    fast = None if draw_kwargs.get("max_layout", MAX_LAYOUT) is None else (
-        lambda: draw(*outputs, **dict(draw_kwargs, max_layout=0)))
-    return write_bytes(path, pipe_or_cut(graph, fast, fmt, fallback_dot=path.with_suffix(".dot"), timeout=timeout))
-
-
-def pipe_or_cut(graph: graphviz.Digraph, fast, fmt: str, fallback_dot: Path | None = None,
-                timeout: float | None = DOT_TIMEOUT) -> bytes:
-    """`pipe`, but when dot has not finished after FALLBACK_AFTER seconds and `fast()` (the same drawing with every
-    long arrow cut) differs, warn and render that instead: no one waits minutes for a drawing that can be fast."""
-    if fast is None or CUT_NOTE in graph.source or (timeout is not None and timeout <= FALLBACK_AFTER):
-        return pipe(graph, fmt, fallback_dot, timeout)
-    with warnings.catch_warnings(record=True) as said:  # said below, only if the cut drawing is used
-        warnings.simplefilter("always")
-        cut = fast()
-    if CUT_NOTE not in cut.source:  # nothing to cut: no faster drawing to fall back to
-        return pipe(graph, fmt, fallback_dot, timeout)
-    try:
-        return pipe(graph, fmt, fallback_dot, FALLBACK_AFTER)
-    except TimeoutError:
-        warnings.warn(f"Graphviz's dot had not finished after {FALLBACK_AFTER:g} s, so the drawing was made again "
-                      f"with its long arrows cut ({said[-1].message if said else CUT_NOTE})", stacklevel=3)
-        return pipe(cut, fmt, fallback_dot, None if timeout is None else timeout - FALLBACK_AFTER)
-
-
-def pipe(graph: graphviz.Digraph, fmt: str, fallback_dot: Path | None = None,
-         timeout: float | None = DOT_TIMEOUT) -> bytes:
-    """Run `dot` on the graph and return the rendered bytes. A missing `dot` becomes GraphvizNotFoundError (after
-    writing the DOT text to `fallback_dot`, if given), a run past `timeout` seconds TimeoutError, and a failing run
-    RuntimeError with dot's own message."""
-    source = graph.source
-    program = shutil.which("dot")
-    if program is None:
-        message = INSTALL_HELP.format(fmt=fmt.upper())
-        if fallback_dot is not None:
-            write_text(fallback_dot, source)
-            message += f"\nThe DOT text was written to {fallback_dot}."
-        raise GraphvizNotFoundError(message)
-    try:
-        done = subprocess.run([program, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        nodes = source.count(" [label=")
-        raise TimeoutError(f"Graphviz's dot did not finish drawing {nodes:,} nodes within {timeout:g} s; draw fewer "
-                           f"(collapse=True, or an intermediate tensor) or pass a larger timeout=") from None
-    if done.returncode != 0:
-        error = done.stderr.decode("utf-8", "replace").strip()
-        raise RuntimeError(f"Graphviz's dot failed (exit status {done.returncode}) drawing {fmt.upper()}: {error}")
-    return done.stdout
-
-
-def dot_available() -> bool:
-    """True when Graphviz's `dot` program is on PATH."""
-    return shutil.which("dot") is not None
-
-
-def _check_outputs(outputs: Sequence) -> list[Tensor]:
-    if len(outputs) == 1 and isinstance(outputs[0], (list, tuple)):
-        outputs = tuple(outputs[0])
-    if not outputs:
-        raise ValueError("draw: give at least one tensor to draw, e.g. draw(loss)")
-    for i, t in enumerate(outputs):
-        if isinstance(t, Tensor):
-            continue
-        kind = type(t).__name__
-        if callable(t) and hasattr(t, "parameters"):
-            raise TypeError(f"draw: argument {i} is a {kind} module, not a tensor. A module has no graph until it "
-                            f"runs: call it on an input and draw the result, e.g. draw(model(x)) or draw(loss)")
-        raise TypeError(f"draw: argument {i} is a {kind}, not a Tensor; draw the Tensor computed from it")
-    return list(outputs)
-
-
-# The statements are written as DOT text into the Digraph's body (its documented list of verbatim lines) rather
-# than through node()/edge(), which quote every attribute with regular expressions: about 20 µs a node, minutes
-# for a big graph. Every piece of user text goes through `dot_label` or `dot_tooltip`; our own constant attributes
-# are quoted by the graphviz package once, here.
-def _attrs(attrs: dict[str, str]) -> str:
-    return " ".join(f"{k}={quote(v)}" for k, v in sorted(attrs.items()))
-
-
-_TENSOR_ATTRS = {role: _attrs(style) for role, style in TENSOR_STYLE.items()}
-_TENSOR_CLASS = {role: quote(f"tensor {role}") for role in TENSOR_STYLE}
-_OP_ATTRS = _attrs(OP_STYLE)
-_BOX_ATTRS = _attrs(BOX_STYLE)
-_UPDATE_ATTRS = _attrs(UPDATE_STYLE)
-_REF_ATTRS = _attrs({"shape": "ellipse", "style": "dashed", "color": "#9e9e9e", "fontcolor": "#616161",
-                     "fontsize": "9", "height": "0.2", "margin": "0.02"})
-_INPUT_EDGE = _attrs({"fontsize": "10", "fontcolor": "#4e342e", "fontname": "Helvetica-Bold"})
-
-
 def operand_names(op: Op) -> tuple[str, ...]:
     """What each input arrow of `op` is labelled with: a and b for sub, div, pow and matmul, 0, 1, ... for the
     other ops whose operand order matters, nothing for one input or a commutative op (add, mul, maximum...)."""
@@ -535,258 +316,6 @@ def operand_names(op: Op) -> tuple[str, ...]:
     if op.name in NUMBERED_INPUTS and len(op.inputs) > 1:
         return tuple(str(i) for i in range(len(op.inputs)))
     return ()
-
-
-def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", "grad"), rankdir: str = "TB",
-                  legend: bool = True, updates: Sequence[Update] = (),
-                  max_layout: int | None = MAX_LAYOUT) -> graphviz.Digraph:
-    """The `graphviz.Digraph` of a built `GraphModel`: what `draw` returns once it has checked its arguments, and
-    what the step-through page renders. `show`, `rankdir`, `legend` and `max_layout` as in `draw`, already checked;
-    `updates` become boxes at the top level, fed by their gradients (outputs of the model). The number of ops is
-    not checked here (call `check_size` first). ValueError names a tensor, scope or op name Graphviz cannot draw."""
-    g = graphviz.Digraph("tinygrad6", graph_attr={"rankdir": rankdir, "nodesep": "0.25", "ranksep": "0.3",
-                                                   "fontname": "Helvetica", "fontsize": "11"},
-                         node_attr={"fontname": "Helvetica", "fontsize": "10", "height": "0.3"},
-                         edge_attr={"arrowsize": "0.6", "color": "#616161"})
-    _check_names(model)
-    # 1. nodes, grouped by the cluster they live in
-    members: dict[ScopePath, list[str]] = {}
-    roles_seen: set[str] = set()
-    for t in model.tensors:
-        if not model.tensor_visible(t) or model.is_wire(t):
-            continue
-        role = model.role(t)
-        roles_seen.add(role)
-        members.setdefault(model.tensor_scope(t), []).append(_tensor_node(model, t, role, show))
-    for op in model.ops:
-        if model.op_box[id(op)] is None:
-            members.setdefault(model.op_scope[id(op)], []).append(_op_node(model, op, show))
-    for path, node_id in model.boxes.items():
-        members.setdefault(path[:-1], []).append(_box_node(model, path, node_id))
-    for i, update in enumerate(updates):
-        members.setdefault((), []).append(f"update{i} [label={dot_label(update.lines)} class=update id=update{i} "
-                                          f"tooltip={dot_tooltip(update.lines)} {_UPDATE_ATTRS}]\n")
-    g.body.extend(_cluster_lines(members, model.scope_paths))
-
-    # 2. edges: input -> op (one per use, so a + a has two) and op -> output; a collapsed box gets one per tensor.
-    # Each is (source node, destination node, attributes, the source's name for a reference if the arrow is cut).
-    seen_box_edges: set[tuple] = set()
-    edges: list[tuple[str, str, str, str]] = []
-    for op in model.ops:
-        dst = model.op_node(op)
-        into_box = model.op_box[id(op)] is not None
-        operands = operand_names(op)
-        for i, x in enumerate(op.inputs):
-            if not model.tensor_visible(x):
-                continue  # made and used inside the same box, or a constant swallowed by it
-            src = model.tensor_id[id(x)]
-            if model.is_wire(x):  # box -> box, labelled with the name and shape passed along
-                src = model.op_node(x.creator)
-                if (src, dst, id(x)) not in seen_box_edges:
-                    seen_box_edges.add((src, dst, id(x)))
-                    tip = dot_tooltip([f"{model.label(x)}: {shape_text(x)}"])
-                    wire = dot_label([model.label(x), str(x.shape)])
-                    edges.append((src, dst, f'label={wire} fontcolor="#616161" fontsize=9 '
-                                  f"id=e_{src}_{dst}_{model.tensor_id[id(x)]} tooltip={tip}", model.label(x)))
-            elif into_box:
-                if (src, dst) not in seen_box_edges:
-                    seen_box_edges.add((src, dst))
-                    edges.append((src, dst, f"id=e_{src}_{dst}", model.label(x)))
-            elif operands:
-                edges.append((src, dst, f"label={dot_label([operands[i]])} id=e_{src}_{dst}_{i} {_INPUT_EDGE}",
-                              model.label(x)))
-            else:
-                edges.append((src, dst, f"id=e_{src}_{dst}_{i}", model.label(x)))
-        y = op.output
-        if y is not None and id(y) in model.tensor_id and model.tensor_visible(y) and not model.is_wire(y):
-            edges.append((dst, model.tensor_id[id(y)], f"id=e_{dst}_{model.tensor_id[id(y)]}", ""))
-    for i, update in enumerate(updates):
-        edges.extend((model.tensor_id[id(grad)], f"update{i}", f"id=e_{model.tensor_id[id(grad)]}_update{i}",
-                      model.label(grad)) for grad in update.gradients)
-    g.body.extend(_edge_lines(edges, max_layout))
-    if legend:
-        g.body.extend(_legend_lines(roles_seen, bool(model.boxes), bool(updates)))
-    return g
-
-
-CUT_NOTE = "long arrows cut"
-
-
-def layout_cost(edges: Sequence[tuple[str, str]]) -> tuple[int, list[int]]:
-    """An estimate of the work of Graphviz's dot, without running it: the nodes with an arrow, plus one hidden node
-    for every rank an arrow crosses (dot lays out an arrow over k ranks as k - 1 invisible nodes). Ranks as dot's
-    shortest arrows would place them: every node as low as it can go, one rank above its first reader (so a weight
-    read by every step of a loop sits above the first step, and its arrows to the others are long). Returns the
-    cost and each edge's span in ranks. Linear, no recursion."""
-    readers: dict[str, list[str]] = {}
-    waiting: dict[str, int] = {}  # readers not yet placed, per node
-    for src, dst in edges:
-        readers.setdefault(src, []).append(dst)
-        readers.setdefault(dst, [])
-        waiting[src] = waiting.get(src, 0) + 1
-    height = {node: 0 for node in readers if node not in waiting}  # ranks above the bottom: 0 for an output
-    ready = list(height)
-    inputs: dict[str, list[str]] = {}
-    for src, dst in edges:
-        inputs.setdefault(dst, []).append(src)
-    while ready:  # Kahn's order from the bottom: a node is placed once all its readers are
-        node = ready.pop()
-        for src in inputs.get(node, ()):
-            height[src] = max(height.get(src, 0), height[node] + 1)
-            waiting[src] -= 1
-            if waiting[src] == 0:
-                ready.append(src)
-    spans = [max(1, height.get(src, 0) - height.get(dst, 0)) for src, dst in edges]
-    return len(readers) + sum(span - 1 for span in spans), spans
-
-
-def _edge_lines(edges: list[tuple[str, str, str, str]], max_layout: int | None) -> list[str]:
-    """The DOT lines of the edges; past `max_layout` (see `layout_cost`), every arrow over more than LONG_ARROW ranks
-    is cut: a small dashed reference to its tensor stands beside the op instead, and a note says so (with a
-    warning)."""
-    cost, spans = layout_cost([(src, dst) for src, dst, _, _ in edges])
-    cut = [] if max_layout is None or cost <= max_layout else [
-        i for i, span in enumerate(spans) if span > LONG_ARROW and edges[i][3]]
-    lines = []
-    refs = set(cut)
-    for i, (src, dst, attrs, name) in enumerate(edges):
-        if i in refs:
-            ref = f"ref{i}"
-            lines.append(f"\t{ref} [label={dot_label([name])} class=ref id={ref} tooltip="
-                         f"{dot_tooltip([f'{name}, drawn in full once: its long arrows are cut ({CUT_NOTE})'])} "
-                         f"{_REF_ATTRS}]\n")
-            src = ref
-        lines.append(f"\t{src} -> {dst} [{attrs}]\n")
-    if cut:
-        names = sorted({edges[i][3] for i in cut})
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        note = (f"{CUT_NOTE}: {len(cut):,} arrows over more than {LONG_ARROW} ranks (from {shown}) are drawn as "
-                f"dashed references beside their op, so that Graphviz lays this out in seconds (layout cost "
-                f"{cost:,} > max_layout={max_layout:,}; max_layout=None draws them all, slowly)")
-        warnings.warn(f"draw: {note}", stacklevel=4)
-        lines.append(f"\tgraph [label={dot_label(textwrap.wrap(note, 100))} labelloc=t labeljust=l "
-                     f'fontcolor="#bf360c"]\n')
-    return lines
-
-
-def _check_names(model: GraphModel) -> None:
-    """ValueError naming the first tensor, scope or op name that Graphviz cannot draw (see `check_text`)."""
-    for path in model.scope_paths:
-        check_text(path[-1][0], "scope name")
-    for t in model.tensors:
-        if t.name is not None:
-            check_text(str(t.name), "tensor name")
-    for op in model.ops:
-        check_text(op.name, "op name")
-
-
-def _cluster_lines(members: dict[ScopePath, list[str]], paths: list[ScopePath]) -> list[str]:
-    """Every node statement inside its (nested) cluster, as DOT lines; clusters without nodes are left out.
-    Iterative, so any nesting depth works."""
-    children: dict[ScopePath, list[ScopePath]] = {}
-    for path in paths:
-        children.setdefault(path[:-1], []).append(path)
-    numbers = {path: i for i, path in enumerate(paths)}
-    filled = {path for path, statements in members.items() if statements}
-    for path in sorted(paths, key=len, reverse=True):  # a cluster with a filled child is filled
-        if path in filled:
-            filled.add(path[:-1])
-    lines: list[str] = []
-    stack: list[tuple[ScopePath, bool]] = [((), False)]
-    while stack:
-        path, closing = stack.pop()
-        indent = "\t" * (len(path) + 1)
-        if closing:
-            lines.append(indent[:-1] + "}\n")
-            continue
-        if path:
-            n = numbers[path]
-            name = path[-1][0]
-            where = "/".join(p[0] for p in path)
-            fill = "#fafafa" if len(path) % 2 else "#f0f0f0"
-            lines.append(f"{indent[:-1]}subgraph cluster_{n} {{\n")
-            lines.append(f'{indent}graph [label={dot_label([name])} class=scope fillcolor="{fill}" id=scope_{n} '
-                         f"tooltip={dot_tooltip([f'scope {where}'])} {_attrs(CLUSTER_STYLE)}]\n")
-            stack.append((path, True))
-        lines.extend(indent + statement for statement in members.get(path, ()))
-        stack.extend((child, False) for child in reversed(children.get(path, ())) if child in filled)
-    return lines
-
-
-def _tensor_node(model: GraphModel, t: Tensor, role: str, show: tuple[str, ...]) -> str:
-    node_id = model.tensor_id[id(t)]
-    if role == "const":
-        value = model.label(t)
-        return (f"{node_id} [label={dot_label([f'constant {value}'])} class={_TENSOR_CLASS[role]} id={node_id} "
-                f"tooltip={dot_tooltip([f'constant {value} ({t.dtype}): a Python number used by an op'])} "
-                f"{_TENSOR_ATTRS[role]}]\n")
-    name = model.label(t)
-    shape = shape_text(t)
-    lines = [name]
-    if "shape" in show:
-        lines.append(shape)
-    if "value" in show:
-        lines.extend(value_lines(t.data))
-    if "grad" in show:
-        lines.extend(grad_lines(t))
-    tooltip = [f"{name}: {ROLE_TEXT[role].replace(chr(10), ' ')}", shape]
-    if "value" not in show:  # the label shows them already
-        tooltip.append(preview(t.data))
-    if t.creator is not None:
-        tooltip.append(f"made by {t.creator.name}")
-        tooltip.extend(location_lines(t.creator))
-    return (f"{node_id} [label={dot_label(lines)} class={_TENSOR_CLASS[role]} id={node_id} "
-            f"tooltip={dot_tooltip(tooltip)} {_TENSOR_ATTRS[role]}]\n")
-
-
-def _op_node(model: GraphModel, op: Op, show: tuple[str, ...]) -> str:
-    node_id = model.op_id[id(op)]
-    name = op.name
-    lines = [name, *param_lines(op)]
-    if op.name in OPERANDS and len(op.inputs) == 2:
-        lines.append(OPERANDS[op.name][2])
-    if "source" in show:
-        lines.extend(location_lines(op, short=True))
-    tooltip = [f"{name} ({node_id})"]
-    tooltip += [f"{k}={shorten(_param_text(v), 60)}" for k, v in op.params.items()]
-    if op.scope:
-        tooltip.append("scope " + "/".join(op.scope))
-    tooltip.extend(location_lines(op) or ["source: not recorded (use tinygrad6.record_source())"])
-    return f"{node_id} [label={dot_label(lines)} class=op id={node_id} tooltip={dot_tooltip(tooltip)} {_OP_ATTRS}]\n"
-
-
-def _box_node(model: GraphModel, path: ScopePath, node_id: str) -> str:
-    inside = model.box_ops[path]
-    counts: dict[str, int] = {}
-    for op in inside:
-        counts[op.name] = counts.get(op.name, 0) + 1
-    summary = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in counts.items())
-    where = "/".join(p[0] for p in path)
-    count = f"{len(inside)} op" + ("s" if len(inside) != 1 else "")
-    name = path[-1][0]
-    return (f'{node_id} [label={dot_label([f"{name} ({count})"])} class="scope-box" id={node_id} '
-            f"tooltip={dot_tooltip([f'scope {where} (collapsed)', summary])} {_BOX_ATTRS}]\n")
-
-
-def _legend_lines(roles: set[str], has_boxes: bool, has_updates: bool = False) -> list[str]:
-    lines = ['\tsubgraph cluster_legend {\n',
-             '\t\tgraph [label=legend class=legend color="#bdbdbd" fontname=Helvetica fontsize=10 id=legend '
-             'style="rounded,dashed"]\n']
-    names = []
-    entries = [(f"legend_{role}", ROLE_TEXT[role].split("\n"), TENSOR_STYLE[role])
-               for role in ("param", "leaf", "input", "const", "intermediate", "output") if role in roles]
-    entries.append(("legend_op", ["op"], OP_STYLE))
-    if has_boxes:
-        entries.append(("legend_box", ["collapsed scope"], BOX_STYLE))
-    if has_updates:
-        entries.append(("legend_update", ["optimizer update", "(opt.step(), not traced op by op)"], UPDATE_STYLE))
-    for node_id, text, style in entries:
-        lines.append(f"\t\t{node_id} [label={dot_label(text)} class=legend id={node_id} "
-                     f"{_attrs(dict(style, fontsize='9'))}]\n")
-        names.append(node_id)
-    lines += [f"\t\t{a} -> {b} [style=invis]\n" for a, b in zip(names, names[1:])]
-    lines.append("\t}\n")
-    return lines
 
 
 # -- text -----------------------------------------------------------------------------------------------------
@@ -839,15 +368,15 @@ def param_lines(op: Op) -> list[str]:
     for k, v in op.params.items():
         if v is None or v is False or isinstance(v, np.ndarray):
             continue
-        lines.append(k if v is True else f"{k}={shorten(_param_text(v), 28)}")
+        lines.append(k if v is True else f"{k}={shorten(param_text(v), 28)}")
     return lines
 
 
-def _param_text(v) -> str:
+def param_text(v) -> str:
     if isinstance(v, np.ndarray):
         return f"array{v.shape}"
     if isinstance(v, tuple):
-        return "(" + ", ".join(_param_text(e) for e in v) + ("," if len(v) == 1 else "") + ")"
+        return "(" + ", ".join(param_text(e) for e in v) + ("," if len(v) == 1 else "") + ")"
     return repr(v)
 
 
@@ -870,44 +399,3 @@ def location_lines(op: Op, short: bool = False) -> list[str]:
     if location.library:
         lines.append(("in " if short else "library line: ") + where(location.library))
     return lines
-
-
-# -- user text into DOT ---------------------------------------------------------------------------------------
-# NUL ends a C string inside dot, and XML (so SVG) allows no other C0 control character but tab and line breaks;
-# a lone surrogate cannot be written as UTF-8.
-_UNDRAWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
-# In a quoted DOT string `\"` is a quote; in a plain label `\\` is a backslash, `\n` a line break (`\N`, `\G`, `\l`
-# ... would be expanded), and `&amp;` an ampersand (Graphviz decodes HTML entities in plain labels too).
-_LABEL_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "&": "&amp;", "\n": "\\n", "\r": "\\n"})
-# A tooltip is unescaped twice on its way into the SVG, so a backslash needs four; a line break is `&#10;`.
-_TOOLTIP_ESCAPES = str.maketrans({"\\": "\\\\\\\\", '"': '\\"', "&": "&amp;", "\n": "&#10;", "\r": "&#10;"})
-_DOT_KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
-
-
-def check_text(text: str, what: str = "text") -> str:
-    """`text` itself when Graphviz can draw it, else ValueError naming it (`what`: "tensor name", "scope name"...).
-    Every character can be drawn but the control characters other than tab and line breaks, and lone surrogates."""
-    bad = _UNDRAWABLE.search(text)
-    if bad is None:
-        return text
-    char = bad.group()
-    kind = "a lone surrogate (not valid Unicode)" if char >= "\ud800" else f"the control character U+{ord(char):04X}"
-    raise ValueError(f"draw: the {what} {text!r} contains {kind}, which Graphviz and SVG cannot carry (NUL ends a "
-                     f"string inside dot); rename it without control characters (tabs and line breaks are fine)")
-
-
-def dot_label(lines: Sequence[str]) -> str:
-    """A plain (never HTML-like) DOT label, quoted, that Graphviz draws as exactly these lines of text."""
-    text = "\n".join(lines).replace("\r\n", "\n")
-    check_text(text)
-    escaped = text.translate(_LABEL_ESCAPES)
-    if escaped.isidentifier() and escaped.isascii() and escaped.lower() not in _DOT_KEYWORDS:
-        return escaped  # a bare DOT ID, as the graphviz package writes it
-    return f'"{escaped}"'
-
-
-def dot_tooltip(lines: Sequence[str]) -> str:
-    """A DOT tooltip, quoted, that shows these lines exactly (tabs show as spaces)."""
-    text = "\n".join(lines).replace("\r\n", "\n")
-    check_text(text)
-    return f'"{text.translate(_TOOLTIP_ESCAPES)}"'

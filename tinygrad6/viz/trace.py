@@ -23,7 +23,7 @@ import numpy as np
 from ..engine.autograd import BackwardStep, backward_steps
 from ..engine.autograd import grad as autograd_grad
 from ..engine.tensor import ArrayLike, Tensor
-from .graph import GraphModel, short_source
+from .model import GraphModel, short_source
 
 
 @dataclass
