@@ -71,9 +71,9 @@ class Plan:
 
 PLANS = {
     "full": Plan(Settings(rounds=60, block=5, warmup=5), Settings(rounds=40, block=3, warmup=2),
-                 (1_000, 10_000, 100_000), 9, 100_000, (viz.graph.MAX_OPS // 2, viz.graph.MAX_OPS), 2000, 100),
+                 (1_000, 10_000, 100_000), 9, 100_000, (viz.MAX_OPS // 2, viz.MAX_OPS), 2000, 100),
     "quick": Plan(Settings(rounds=8, block=2, warmup=2), Settings(rounds=8, block=2, warmup=1),
-                  (1_000, 10_000, 100_000), 3, 20_000, (viz.graph.MAX_OPS // 2,), 300, 100),
+                  (1_000, 10_000, 100_000), 3, 20_000, (viz.MAX_OPS // 2,), 300, 100),
     # every scenario and guard once, at sizes that take seconds: it checks that the suite runs, for the tests
     "smoke": Plan(Settings(rounds=1, block=1, warmup=0), Settings(rounds=1, block=1, warmup=0),
                   (1_000, 2_000), 1, 500, (200,), 20, 10),
@@ -268,7 +268,7 @@ def viz_scenario(plan: Plan, rows: list[Row]) -> None:
     text, trace = viz_size.dot_text_and_trace(n)
     rows.append(Row(f"graph to DOT + trace, {n:,}-op chain", {"tinygrad6": f"{text:.2f} s + {trace:.2f} s"},
                     f"≤ {budget:g} s", f"{text + trace:.2f} s", text + trace <= budget))
-    limit = viz.graph.MAX_OPS
+    limit = viz.MAX_OPS
     for size in plan.layout_sizes:
         seconds = viz_size.dot_layout(size)
         if seconds is None:
@@ -277,7 +277,7 @@ def viz_scenario(plan: Plan, rows: list[Row]) -> None:
         rows.append(Row(f"dot layout, {size:,}-op chain", {"tinygrad6": f"{seconds:.2f} s"},
                         f"≤ 10 s at max_ops={limit:,}" if size == limit else "(not a target)", f"{seconds:.2f} s",
                         seconds <= 10 if size == limit else None))
-    for size, max_layout in ((61, None), (121, viz.graph.MAX_LAYOUT), (201, viz.graph.MAX_LAYOUT)):
+    for size, max_layout in ((61, None), (121, viz.MAX_LAYOUT), (201, viz.MAX_LAYOUT)):
         cost, seconds = viz_size.loop_layout(size, max_layout)
         if seconds is not None:
             how = "every arrow" if max_layout is None else "long arrows cut"

@@ -1,8 +1,8 @@
 """Big graphs in `tinygrad6.viz`: how long a long chain of `x = x * 0.5 + 1.0` takes to become DOT text (`draw`) and a
 backward trace (`trace`), which must stay linear, and how long Graphviz's `dot` takes to lay out a chain as big as
-`viz.graph.MAX_OPS` (superlinear; the reason for that limit), and how long it takes on an unrolled loop with shared
+`viz.MAX_OPS` (superlinear; the reason for that limit), and how long it takes on an unrolled loop with shared
 weights, whose long arrows make it slow far below that size, drawn in full and with its long arrows cut
-(`viz.graph.MAX_LAYOUT`)."""
+(`viz.MAX_LAYOUT`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from tinygrad6 import Tensor, viz
+from tinygrad6.viz.dot import layout_cost
 
 
 def chain(n_ops: int) -> Tensor:
@@ -64,7 +65,7 @@ def loop_layout(n_ops: int, max_layout: int | None, timeout: float = 120.0) -> t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the note that long arrows were cut
         source = viz.draw(shared_weight_loop(n_ops), max_ops=None, max_layout=max_layout).source
-    cost, _ = viz.graph.layout_cost(re.findall(r"^\s*(\w+) -> (\w+) \[", source, re.M))
+    cost, _ = layout_cost(re.findall(r"^\s*(\w+) -> (\w+) \[", source, re.M))
     program = shutil.which("dot")
     if program is None:
         return cost, None

@@ -1,6 +1,6 @@
 """Shared test set-up. Hypothesis profiles: "ci" (the default; small example counts so the whole suite runs in
 minutes on 2 cores) and "thorough" (many more examples, for a deliberate hunt: HYPOTHESIS_PROFILE=thorough pytest
-tests/test_ops_*.py tests/test_functional.py). Fixtures: `browser` (headless Chromium through playwright; skips
+tests/engine/test_ops_*.py tests/test_functional.py). Fixtures: `browser` (headless Chromium through playwright; skips
 without them) and `digits` (scikit-learn's 8x8 digits as the experiments load them)."""
 
 import os
@@ -48,6 +48,6 @@ def browser():
 
 @pytest.fixture(scope="module")
 def digits():
-    from tinygrad6.experiments import common
+    from tinygrad6.chapter6.experiments import common
 
     return common.load_data("digits")

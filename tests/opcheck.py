@@ -1,4 +1,4 @@
-"""Shared machinery of the op tests (tests/test_ops_*.py and tests/test_functional.py); pytest does not collect it.
+"""Shared machinery of the op tests (tests/engine/test_ops_*.py, tests/test_functional.py); pytest does not collect it.
 
 Each op test file fills a `CaseTable` with `Case`s. For each case hypothesis draws shapes, parameters (axes,
 indices...) and values inside the op's domain, then `check_case` checks:

@@ -67,7 +67,7 @@ def test_one_std_of_with_one_meaning():
     # the std of a `weight_init` argument for n_in inputs, for the layers and the activation histograms alike: the
     # experiment's labels name weight_init arguments instead of a second std_of of its own; and no unused
     # init.weight beside it
-    from tinygrad6.experiments import activation_histograms
+    from tinygrad6.chapter6.experiments import activation_histograms
 
     assert not hasattr(activation_histograms, "std_of") and not hasattr(init, "weight")
     stds = {label: init.std_of(choice, 100) for label, choice in activation_histograms.INITS.items()}

@@ -9,14 +9,11 @@
 
 from . import functional, init, nn, optim  # init, nn, optim: the floor above the core
 from . import functional as F
-from .autograd import BackwardStep, backward_steps, grad
 from .compile import CompileError, GraphBreakWarning, compile  # the compiled step, on the floor of nn and optim
-from .errors import AnomalyError, ShapeError
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
-from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, record_source, retain_grads, scope
-from .op import Op
-from .random import manual_seed
-from .tensor import (
+from .engine.autograd import BackwardStep, backward_steps, grad
+from .engine.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, record_source, retain_grads, scope
+from .engine.op import Op
+from .engine.tensor import (
     Tensor,
     as_tensor,
     concatenate,
@@ -30,6 +27,9 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
+from .random import manual_seed
+from .support.errors import AnomalyError, ShapeError
 
 __version__ = "0.1.0"
 

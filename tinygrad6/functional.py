@@ -13,12 +13,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import locations, modes
-from .errors import ShapeError
-from .modes import scope
-from .op import Op
+from .engine import modes
+from .engine.modes import scope
+from .engine.op import Op
+from .engine.tensor import ArrayLike, Tensor, as_tensor
 from .random import default_rng
-from .tensor import ArrayLike, Tensor, as_tensor
+from .support import locations
+from .support.errors import ShapeError
 
 
 def named_by_caller(fn: Callable) -> Callable:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .autograd import grad
-from .modes import enable_grad, no_grad
-from .tensor import Tensor
+from .engine.autograd import grad
+from .engine.modes import enable_grad, no_grad
+from .engine.tensor import Tensor
 
 
 class GradcheckError(AssertionError):

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from . import tracing
-from .tensor import Tensor
+from .engine.tensor import Tensor
+from .support import tracing
 
 
 def _in_unit_interval(v: float) -> bool:

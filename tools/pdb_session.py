@@ -9,7 +9,7 @@ each command back after the `(Pdb) ` prompt that read it (pdb does not echo what
 transcript reads as if typed. The only other changes to pdb's output: the repository's path is made relative and
 the standard library's folder is written <stdlib>. The transcript goes between the page's
 `<!-- pdb-session:begin -->` and `<!-- pdb-session:end -->` lines. Run this again whenever the engine changes
-(tests/test_docs.py re-runs the session and says so when the page is stale).
+(tests/meta/test_docs.py re-runs the session and says so when the page is stale).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def commands() -> list[str]:
     names a function, not a file path, so pdb finds it wherever tinygrad6 is installed."""
     return [
         "import tinygrad6",                                   # so the next commands can name functions
-        "b tinygrad6.ops.Div.backward",                       # 1: one op's backward rule
-        'b tinygrad6.autograd.run_rule, op.name == "sqrt"',   # 2: the loop calling a rule, for one op only
+        "b tinygrad6.engine.ops.Div.backward",                      # 1: one op's backward rule
+        'b tinygrad6.engine.autograd.run_rule, op.name == "sqrt"',  # 2: the loop calling a rule, for one op only
         "c",
         "p self",
         "p gy.shape",

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn, optim
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .program import Program, _shown
 from .state import IMMUTABLE, Names, StepState
 from .tracer import Tracer

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from ..engine import ops
+from ..engine.tensor import Tensor
 from ..functional import DropoutMask  # a random op: kept even when unused, so a replay draws what eager draws
-from ..tensor import Tensor
 from .state import root
 from .tracer import ArgumentArray, Break, Tracer, _shown
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import locations
 from .. import random as tg_random
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
+from ..support import locations
 
 IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), np.generic, np.dtype, range, slice)
 OPAQUE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type, types.CodeType, types.CellType)

@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import modes, nn, optim, tracing
+from .. import nn, optim
+from ..engine import modes
+from ..engine.tensor import Tensor
 from ..functional import DropoutMask
-from ..tensor import Tensor
+from ..support import tracing
 from .guard import Guard, build_guard
 from .program import Program, Unsupported, identifier
 from .state import IMMUTABLE, StepState, TooLarge, code_names, differences, step_roots

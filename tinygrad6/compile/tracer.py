@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import locations, modes, nn, ops, optim, tracing
-from ..tensor import Tensor
+from .. import nn, optim
+from ..engine import modes, ops
+from ..engine.tensor import Tensor
+from ..support import locations, tracing
 from .state import IMMUTABLE, root
 
 

@@ -11,10 +11,10 @@ import numpy as np
 
 from .. import functional as F
 from .. import init
-from ..modes import no_grad
-from ..op import Op
+from ..engine.modes import no_grad
+from ..engine.op import Op
+from ..engine.tensor import Tensor
 from ..random import default_rng
-from ..tensor import Tensor
 from .module import Module, Parameter
 
 

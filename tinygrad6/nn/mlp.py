@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import init
+from ..engine.tensor import Tensor
 from ..random import default_rng
-from ..tensor import Tensor
 from .layers import BatchNorm1d, Dropout, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .module import Module
 

@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import files, locations, modes, tracing
-from ..modes import scope
-from ..tensor import Tensor
+from ..engine import modes
+from ..engine.modes import scope
+from ..engine.tensor import Tensor
+from ..support import files, locations, tracing
 
 
 class Parameter(Tensor):

@@ -8,9 +8,12 @@
     viz.stepper(loss)                                # the same page inline in Jupyter (.save(path) writes it)
     viz.trace(loss)                                  # the backward pass as a printed table
 
-graph.py   walk, draw, render (Graphviz)
-trace.py   trace: one row per backward step (shared with the page)
-html.py    backprop_html, stepper: the step-through page (rule, both source lines, accumulation)
+model.py     walk, GraphModel: the graph as data, the size limits, the text of a node (numpy only)
+escaping.py  user text into DOT, shown literally
+dot.py       build_digraph: a GraphModel as DOT text (the graphviz package)
+drawing.py   draw, render: Graphviz's dot program lays the DOT text out
+trace.py     trace: one row per backward step (shared with the page)
+html.py      backprop_html, stepper: the step-through page (rule, both source lines, accumulation)
 page/      the page's template, style and script (stepper.html, .css, .js), package data
 
 Names are shown literally, never as markup or script. draw/render/backprop_html refuse graphs of more than
@@ -19,9 +22,22 @@ Long arrows (a weight shared by every step of a loop) slow Graphviz far more tha
 and their tensor drawn again beside each op it feeds, and the drawing and a warning say so.
 """
 
-from .graph import MAX_LAYOUT, MAX_OPS, GraphModel, GraphvizNotFoundError, dot_available, draw, render, walk
 from .html import Stepper, backprop_html, stepper
+from .model import MAX_LAYOUT, MAX_OPS, GraphModel, walk
 from .trace import TraceRow, format_trace, trace
+
+DRAWING = ("GraphvizNotFoundError", "dot_available", "draw", "render")
+
+
+def __getattr__(name: str):
+    """`draw`, `render`, `dot_available` and `GraphvizNotFoundError` are imported on first use: they need the graphviz
+    package (and its absence is explained then), while the trace and the page's data need numpy alone."""
+    if name in DRAWING:
+        from . import drawing
+
+        return getattr(drawing, name)
+    raise AttributeError(f"module 'tinygrad6.viz' has no attribute {name!r}")
+
 
 __all__ = ["MAX_LAYOUT", "MAX_OPS", "GraphModel", "GraphvizNotFoundError", "Stepper", "TraceRow", "backprop_html",
            "dot_available", "draw", "format_trace", "render", "stepper", "trace", "walk"]

@@ -39,22 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..autograd import count_consumers, run_rule
-from ..display import preview
-from ..files import write_text
-from ..op import Op
-from ..tensor import ArrayLike, Tensor
-from .graph import (
-    DOT_TIMEOUT,
-    MAX_LAYOUT,
-    MAX_OPS,
-    OPERANDS,
-    build_digraph,
-    check_size,
-    operand_names,
-    pipe_or_cut,
-    shape_text,
-)
+from ..engine.autograd import count_consumers, run_rule
+from ..engine.op import Op
+from ..engine.tensor import ArrayLike, Tensor
+from ..support.display import preview
+from ..support.files import write_text
+from .model import DOT_TIMEOUT, MAX_LAYOUT, MAX_OPS, OPERANDS, check_size, operand_names, shape_text
 from .trace import Replay, grad_norm, replay_backward
 
 MAX_VALUES = 64  # tensors up to this size show every value; larger ones show a summary
@@ -126,6 +116,9 @@ def page_html(loss: Tensor, grad: ArrayLike | None = None, *, title: str | None 
     model = replay.model
     check_size(model, max_ops, "backprop_html")
     show = ("shape", "value")
+    from .dot import build_digraph  # Graphviz only for the drawing: the page's data (page_data) needs numpy alone
+    from .drawing import pipe_or_cut
+
     fast = None if max_layout is None else (lambda: build_digraph(model, show, max_layout=0))
     svg = pipe_or_cut(build_digraph(model, show, max_layout=max_layout), fast, "svg", timeout=timeout).decode("utf-8")
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE: inline SVG in HTML needs neither

@@ -20,10 +20,10 @@ from typing import TextIO
 
 import numpy as np
 
-from ..autograd import BackwardStep, backward_steps
-from ..autograd import grad as autograd_grad
-from ..tensor import ArrayLike, Tensor
-from .graph import GraphModel, short_source
+from ..engine.autograd import BackwardStep, backward_steps
+from ..engine.autograd import grad as autograd_grad
+from ..engine.tensor import ArrayLike, Tensor
+from .model import GraphModel, short_source
 
 
 @dataclass

@@ -1,0 +1,27 @@
+"""The chapter-6 experiments, one module each, sharing one command line (see `common.py`):
+
+    python -m tinygrad6.experiments.weight_decay --data DIR --out out/ [--quick] [--seed 0]
+    python -m tinygrad6.experiments weight_decay --quick          # the same, through the package
+
+Each writes <out>/<name>.png and <out>/<name>.json; in Python, `module.run(data, out, quick=True)` does the same
+and returns the numbers. `python -m tinygrad6.tour` runs them all and writes one page.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+NAMES = ("optimizer_paths", "optimizer_compare", "activation_histograms", "weight_init_compare",
+         "batchnorm_compare", "weight_decay", "dropout", "hyperparameter_search")
+"""The experiments in the chapter's order."""
+
+
+def get(name: str) -> ModuleType:
+    """The experiment module called `name` (one of NAMES)."""
+    if name not in NAMES:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(NAMES)}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+__all__ = ["NAMES", "get"]
