@@ -155,7 +155,7 @@ TESTS = {  # the test files each area's mutants run against
     "loop": CORE_TESTS,
     "optim": ["test_optim", "chapter6/test_chapter6_faithful", "chapter6/test_train", "test_reference_formulas"],
     "nn": ["nn/test_nn", "test_init", "engine/test_autograd", "chapter6/test_chapter6_faithful", "chapter6/test_train", "test_reference_formulas"],
-    "viz": ["viz/test_viz", "viz/test_backprop_html", "viz/test_viz_hardening", "viz/test_stepper", "viz/test_viz_explicit_grad"],
+    "viz": ["viz/test_viz", "viz/test_backprop_html", "viz/test_user_text_and_big_graphs", "viz/test_stepper", "viz/test_viz_explicit_grad"],
     "datasets": ["chapter6/test_datasets", "chapter6/test_train", "test_reference_formulas"],
     "compile": ["compile/test_compile", "compile/test_compile_contract", "viz/test_viz_compiled"],
 }
