@@ -224,7 +224,7 @@ def test_default_data_is_mnist_when_on_disk_else_digits_with_a_notice(tmp_path, 
 
 
 def test_a_bad_data_folder_names_the_files_it_expects(tmp_path):
-    # on the command line, --data is checked while parsing (tests/chapter6/test_cli_hardening.py)
+    # on the command line, --data is checked while parsing (tests/chapter6/test_cli_options.py)
     with pytest.raises(FileNotFoundError, match=r"^--data .*no MNIST IDX files .*t10k-images-idx3-ubyte.gz"):
         common.load_data(data_dir=tmp_path)
 

@@ -178,3 +178,16 @@ def test_the_checker_resolves_relative_lazy_and_type_only_imports():
     assert "engine.op" not in GRAPH["support.errors"]  # only under TYPE_CHECKING
     assert "viz" in GRAPH["chapter6.tour"]  # a lazy import inside a function counts
     assert room_of("nn.layers") == "library" and room_of("") == "names" and room_of("experiments.dropout") == "names"
+
+
+def test_only_the_engine_runs_backward_rules():
+    """`run_rule` (a backward rule run under the loop's modes) is the loop's: the trace and the step-through page read
+    what `backward_steps` did (each `BackwardStep`'s contributions) instead of running a rule again, so there is one
+    source of truth for what happened (issue 22)."""
+    callers = sorted({name for name, path in MODULES.items() if room_of(name) != "engine"
+                      for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                      if (isinstance(node, ast.Name) and node.id == "run_rule")
+                      or (isinstance(node, ast.Attribute) and node.attr == "run_rule")
+                      or (isinstance(node, ast.alias) and node.name == "run_rule")})
+    assert not callers, f"run_rule used outside tinygrad6/engine: {callers}"
+    assert "run_rule" in MODULES["engine.autograd"].read_text(encoding="utf-8")  # the check looks for a real name

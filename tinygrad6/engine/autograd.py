@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,21 +28,34 @@ class BackwardStep:
     index: position in the backward order (0 is the op that produced the output).
     op: the op node processed; `op.inputs` and `op.output` are its tensors.
     grad_output: the complete gradient of op.output that arrived at the op.
-    grad_inputs: the gradient the op sent to each input (None where an input needs none), already summed back
-        to the input's shape.
+    contributions: what each input received, a `Contribution` (None where an input needs no gradient); `grad_inputs`
+        holds their gradients alone, each already summed back to its input's shape.
     finalized: (tensor, gradient) for every tensor whose gradient became complete at this step.
     """
 
     index: int
     op: Op
     grad_output: Tensor
-    grad_inputs: tuple[Tensor | None, ...]
+    contributions: tuple[Contribution | None, ...]
     finalized: tuple[tuple[Tensor, Tensor], ...]
 
     @property
     def inputs(self) -> tuple[Tensor, ...]: return self.op.inputs
     @property
     def output(self) -> Tensor | None: return self.op.output
+    @property
+    def grad_inputs(self) -> tuple[Tensor | None, ...]: return tuple(c and c.grad for c in self.contributions)
+
+
+class Contribution(NamedTuple):
+    """One gradient an input received: `grad`, what the rule returned (`rule_grad`) summed back to the input's shape;
+    the `received`-th of the `expected` gradients the input waits for; `total`, their sum so far (None if all None)."""
+
+    grad: Tensor | None
+    rule_grad: Tensor | None
+    received: int
+    expected: int
+    total: Tensor | None
 
 
 def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike | None] | None = None, *,
@@ -52,10 +66,9 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
     returns the gradients of `inputs` as a list (its StopIteration's value: `drain` or `tinygrad6.grad` get it)."""
     retain_graph = create_graph if retain_graph is None else retain_graph
     sink = GradientSink(inputs)
-    pending = count_consumers(outputs)  # 1. how many gradients each tensor waits for
-    grads: dict[int, Tensor] = {}  # each tensor's running sum of the gradients received so far
-    for t, seed in zip(outputs, _seeds(outputs, grad_outputs)):  # 2. seed the outputs
-        grads[id(t)] = grads[id(t)] + seed if id(t) in grads else seed
+    expected = count_consumers(outputs)  # 1. how many gradients each tensor waits for
+    pending = dict(expected)  # and how many it still waits for
+    grads = _seeds(outputs, grad_outputs)  # 2. seed the outputs: each tensor's running sum of the gradients so far
     ready = [(t, sink.finalize(t, grads.pop(id(t)))) for t in outputs if id(t) in grads and not pending.get(id(t))]
     index = 0
     while ready:  # 3. run the rule of each op whose output's gradient is complete
@@ -67,14 +80,15 @@ def backward_steps(outputs: Sequence[Tensor], grad_outputs: Sequence[ArrayLike |
             errors.raise_unusable(op)  # says which: released by an earlier backward, or an input written in place
         sent, finalized = [], []
         for x, gx in zip(op.inputs, run_rule(op, gy, create_graph)):
-            gx = _fit(op, x, gx) if x.requires_grad else None  # broadcasting undone, once, here for every op
-            sent.append(gx)
             if not x.requires_grad:
+                sent.append(None)
                 continue
             key = id(x)
-            if gx is not None:  # accumulate
-                grads[key] = grads[key] + gx if key in grads else gx
+            fitted = _fit(op, x, gx)  # broadcasting undone, once, here for every op
+            if fitted is not None:  # accumulate
+                grads[key] = grads[key] + fitted if key in grads else fitted
             pending[key] -= 1
+            sent.append(Contribution(fitted, gx, expected[key] - pending[key], expected[key], grads.get(key)))
             if pending[key] == 0:  # every consumer has sent its share: x's gradient is final
                 total = _complete(x, grads.pop(key, None), create_graph)
                 finalized.append((x, sink.finalize(x, total)))
@@ -216,14 +230,16 @@ def drain(steps: Iterator[BackwardStep]):
             return stop.value
 
 
-def _seeds(outputs: Sequence[Tensor], grad_outputs) -> list[Tensor]:
-    """The gradient each output starts with: the one given, or 1 for a scalar output."""
+def _seeds(outputs: Sequence[Tensor], grad_outputs) -> dict[int, Tensor]:
+    """The gradient each output starts with (by id): the one given, or 1 for a scalar output; an output listed
+    twice starts with the sum of its two."""
     if grad_outputs is not None and len(grad_outputs) != len(outputs):
         raise ValueError(f"backward: {len(outputs)} outputs but {len(grad_outputs)} gradients for them")
-    seeds = []
+    seeds: dict[int, Tensor] = {}
     for i, t in enumerate(outputs):
         g = None if grad_outputs is None else grad_outputs[i]
         g = g if g is None or isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=t.dtype))
         errors.check_seed(i, t, g)
-        seeds.append(Tensor._wrap(np.ones_like(t._data)) if g is None else g)
+        g = Tensor._wrap(np.ones_like(t._data)) if g is None else g
+        seeds[id(t)] = seeds[id(t)] + g if id(t) in seeds else g
     return seeds

@@ -92,7 +92,7 @@ class Op:
         self.stamp = Tensor._write_count  # an input or output written in place after this is stale (see `changed`)
         self.scope = modes._scope.get()
         self._output = weakref.ref(out)
-        self.released = False  # set now, with the other fields: a key added to the op's dict later costs (release)
+        self.released = False
         if modes._record_source.get() or modes._anomaly.get():
             self.location = locations.locate()
             if self.location.name and out.name is None and modes._record_source.get():
@@ -113,8 +113,7 @@ class Op:
 
     def release(self) -> None:
         """Free the values saved for backward (after a backward pass without retain_graph)."""
-        if self.saved is not None:
-            self.saved = None
+        self.saved = None
         self.released = True
 
     def changed(self) -> bool:

@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.autograd import count_consumers, run_rule
 from ..engine.op import Op
 from ..engine.tensor import ArrayLike, Tensor
 from ..support.display import preview
@@ -159,33 +158,25 @@ def page_data(replay: Replay) -> dict:
         return {"node": model.tensor_id.get(id(t), ""), "label": model.label(t), "shape": shape_text(t),
                 "role": model.role(t)}
 
-    expected = count_consumers(model.outputs)  # how many gradients each tensor waits for, as backward_steps counts
-    received: dict[int, list[list[int]]] = {}  # tensor -> [step, slot] of each contribution so far
-    running: dict[int, np.ndarray] = {}  # tensor -> the sum so far, added in backward_steps' order
+    parts: dict[int, list[list[int]]] = {}  # tensor -> [step, slot] of each contribution so far, for the panel
 
     records = []
     for step in steps:
         op = step.op
-        raw = run_rule(op, step.grad_output)  # the rule's own gradients, before broadcasting is undone
         operands = operand_names(op) or ("",) * len(op.inputs)
         inputs = []
-        for i, (x, g) in enumerate(zip(op.inputs, step.grad_inputs)):
+        for i, (x, c) in enumerate(zip(op.inputs, step.contributions)):
             info = tensor_info(x)
             info["needs_grad"] = x.requires_grad
-            info["grad"] = None if g is None else grad_ref(g)
+            info["grad"] = None if c is None or c.grad is None else grad_ref(c.grad)
             info["operand"] = operands[i]
-            if g is not None and i < len(raw) and raw[i] is not None and tuple(raw[i].shape) != tuple(x.shape):
-                info["summed_from"] = list(raw[i].shape)  # the rule gave the broadcast shape; summed to x's
-            if x.requires_grad:
-                parts = received.setdefault(id(x), [])
-                parts.append([step.index, i])
-                if g is not None:
-                    running[id(x)] = running[id(x)] + g.data if id(x) in running else g.data
-                n = expected[id(x)]
-                total = running.get(id(x))
+            if c is not None and c.grad is not None and c.rule_grad.shape != x.shape:
+                info["summed_from"] = list(c.rule_grad.shape)  # the rule gave the broadcast shape; summed to x's
+            if c is not None:  # what backward_steps counted: the k-th of n gradients, and their sum so far
+                parts.setdefault(id(x), []).append([step.index, i])
                 info["accumulation"] = {
-                    "received": len(parts), "of": n, "parts": list(parts), "final": len(parts) == n,
-                    "sum": None if total is None else grad_ref(Tensor(total)),
+                    "received": c.received, "of": c.expected, "parts": list(parts[id(x)]),
+                    "final": c.received == c.expected, "sum": None if c.total is None else grad_ref(c.total),
                 }
             inputs.append(info)
         user, library = _locations(op)

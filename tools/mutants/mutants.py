@@ -67,11 +67,11 @@ M = [
      "return tuple(gy[head + (0,)] for i in range(len(self.inputs)))"),
     # -- the backward loop --------------------------------------------------------------------------------------
     ("seed_overwrites", "loop", "tinygrad6/engine/autograd.py",
-     "grads[id(t)] = grads[id(t)] + seed if id(t) in grads else seed", "grads[id(t)] = seed"),
+     "seeds[id(t)] = seeds[id(t)] + g if id(t) in seeds else g", "seeds[id(t)] = g"),
     ("no_dtype_cast_back", "loop", "tinygrad6/engine/autograd.py",
      "    if gx._data.dtype != x._data.dtype:\n        gx = gx.astype(x.dtype)", "    if False:\n        gx = gx.astype(x.dtype)"),
     ("loop_accumulate_overwrites", "loop", "tinygrad6/engine/autograd.py",
-     "grads[key] = grads[key] + gx if key in grads else gx", "grads[key] = gx"),
+     "grads[key] = grads[key] + fitted if key in grads else fitted", "grads[key] = fitted"),
     ("grad_not_accumulated", "loop", "tinygrad6/engine/autograd.py",
      "t.grad = own if t.grad is None else t.grad + g", "t.grad = own"),
     ("grad_shares_seed", "loop", "tinygrad6/engine/autograd.py",
@@ -155,7 +155,7 @@ TESTS = {  # the test files each area's mutants run against
     "loop": CORE_TESTS,
     "optim": ["test_optim", "chapter6/test_chapter6_faithful", "chapter6/test_train", "test_reference_formulas"],
     "nn": ["nn/test_nn", "test_init", "engine/test_autograd", "chapter6/test_chapter6_faithful", "chapter6/test_train", "test_reference_formulas"],
-    "viz": ["viz/test_viz", "viz/test_backprop_html", "viz/test_viz_hardening", "viz/test_stepper", "viz/test_viz_explicit_grad"],
+    "viz": ["viz/test_viz", "viz/test_backprop_html", "viz/test_user_text_and_big_graphs", "viz/test_stepper", "viz/test_viz_explicit_grad"],
     "datasets": ["chapter6/test_datasets", "chapter6/test_train", "test_reference_formulas"],
     "compile": ["compile/test_compile", "compile/test_compile_contract", "viz/test_viz_compiled"],
 }

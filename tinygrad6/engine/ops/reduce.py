@@ -30,7 +30,6 @@ class Sum(Op):
     """y = sum of x over axis.   dx = gy broadcast back to x's shape"""
 
     def __init__(self, axis=None, keepdims=False): self.axis, self.keepdims = axis, keepdims
-
     def forward(self, x): return x.sum(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -42,7 +41,6 @@ class Mean(Op):
     """y = mean of x over axis (n values each).   dx = gy broadcast back to x's shape / n"""
 
     def __init__(self, axis=None, keepdims=False): self.axis, self.keepdims = axis, keepdims
-
     def forward(self, x): return x.mean(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -58,7 +56,6 @@ class Max(Op):
     reduce = staticmethod(np.ndarray.max)
 
     def __init__(self, axis=None, keepdims=False): self.axis, self.keepdims = axis, keepdims
-
     def forward(self, x): return self.reduce(x, axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):

@@ -35,7 +35,6 @@ class Clip(Op):
     """y = x clipped to [low, high] (either bound may be None).   dx = gy where low <= x <= high, else 0"""
 
     def __init__(self, low=None, high=None): self.low, self.high = low, high
-
     def forward(self, x): return np.clip(x, self.low, self.high)
 
     def backward(self, gy):

@@ -43,7 +43,6 @@ class Transpose(Op):
     """y = x with its axes permuted (reversed when axes is None).   dx = gy permuted back"""
 
     def __init__(self, axes=None): self.axes = axes
-
     def forward(self, x): return x.transpose(self.axes)
 
     def backward(self, gy):
@@ -58,7 +57,6 @@ class BroadcastTo(Op):
     name = "broadcast_to"
 
     def __init__(self, shape): self.shape = shape
-
     def forward(self, x): return np.broadcast_to(x, self.shape)
     def backward(self, gy): return gy.sum_to(self.inputs[0].shape)
 
@@ -69,7 +67,6 @@ class SumTo(Op):
     name = "sum_to"
 
     def __init__(self, shape): self.shape = shape
-
     def forward(self, x): return sum_to(x, self.shape)
     def backward(self, gy): return gy.broadcast_to(self.inputs[0].shape)
 
@@ -115,7 +112,6 @@ class Concatenate(Op):
     """y = the inputs joined along an existing axis.   dx_i = the slice of gy that came from input i"""
 
     def __init__(self, axis=0): self.axis = axis
-
     def forward(self, *xs): return np.concatenate(xs, axis=self.axis)
 
     def backward(self, gy):
@@ -129,7 +125,6 @@ class Stack(Op):
     """y = the inputs stacked along a new axis.   dx_i = gy[..., i, ...] along that axis"""
 
     def __init__(self, axis=0): self.axis = axis
-
     def forward(self, *xs): return np.stack(xs, axis=self.axis)
 
     def backward(self, gy):

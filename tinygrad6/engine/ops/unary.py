@@ -88,6 +88,5 @@ class Cast(Op):
     """y = x as another dtype.   dx = gy cast back to x's dtype"""
 
     def __init__(self, dtype): self.dtype = np.dtype(dtype)
-
     def forward(self, x): return x.astype(self.dtype)
     def backward(self, gy): return gy.astype(self.inputs[0].dtype)
