@@ -20,11 +20,8 @@ ParameterList and ModuleDict name theirs, but without special container classes:
 
 from __future__ import annotations
 
-import io
 import os
 import sys
-import zipfile
-import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -33,7 +30,8 @@ import numpy as np
 from ..engine import modes
 from ..engine.modes import scope
 from ..engine.tensor import Tensor
-from ..support import files, locations, tracing
+from ..support import locations, tracing
+from . import serialization
 
 
 class Parameter(Tensor):
@@ -181,14 +179,14 @@ class Module:
         Returns (missing keys, unexpected keys)."""
         slots = self._state_slots()
         where = f"load_state_dict into {type(self).__name__}"
-        missing, unexpected = _compare_keys(where, slots, state, strict)
+        missing, unexpected = serialization.compare_keys(where, slots, state, strict)
         values = {}
         for key, (owner, attr) in slots.items():
             if key not in state:
                 continue
             current = getattr(owner, attr)
             value = state[key].data if isinstance(state[key], Tensor) else np.asarray(state[key])
-            _check_fits(where, key, "the state", value.shape, value.dtype, current)
+            serialization.check_fits(where, key, "the state", value.shape, value.dtype, current)
             values[key] = np.array(value, dtype=current.dtype, copy=True)
         for key, value in values.items():
             owner, attr = slots[key]
@@ -205,17 +203,7 @@ class Module:
         so an interrupted or refused save never leaves a half-written file where a good one was (a symlink at
         `path` is replaced, not followed), and the file gets the permissions `open(path, "w")` would give."""
         path = os.fspath(path)
-        where = f"{type(self).__name__}.save: {path}"
-        state = self.state_dict()
-        _check_savable(where, state)
-
-        def write(f) -> None:
-            with zipfile.ZipFile(f, "w") as archive:  # what np.savez writes, without its keyword arguments
-                for key, value in state.items():
-                    with archive.open(key + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, value, allow_pickle=False)
-
-        files.replace_file(path, write, where)
+        serialization.write_npz(path, self.state_dict(), f"{type(self).__name__}.save: {path}")
 
     def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
         """Load a file written by `save` into this module's parameters and buffers, and return self.
@@ -226,28 +214,9 @@ class Module:
         (strict=False) is never read. Every refusal is one line naming the file and the problem (ValueError;
         KeyError for keys, FileNotFoundError for a missing file), and leaves the module unchanged."""
         path = os.fspath(path)
-        where = f"{type(self).__name__}.load: {path}"
-        slots = self._state_slots()
-        with _open_npz(path, where) as archive:
-            members: dict[str, zipfile.ZipInfo] = {}
-            for info in archive.infolist():
-                key = info.filename.removesuffix(".npy")
-                if key in members:
-                    raise ValueError(f"{where}: two arrays named {key!r} in one archive; the file is damaged")
-                members[key] = info
-            _compare_keys(where, slots, members, strict)
-            wanted = [k for k in slots if k in members]
-            for key in wanted:
-                shape, dtype, data_start = _npy_header(archive, members[key], f"{where}: {key!r}")
-                current = getattr(*slots[key])
-                _check_fits(where, key, "the file", shape, dtype, current)
-                declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                if members[key].file_size != data_start + declared:
-                    raise ValueError(f"{where}: {key!r}: its header declares {shape} {dtype}, {declared} bytes of "
-                                     f"data, but the archive holds {members[key].file_size - data_start}; the file "
-                                     f"is damaged")
-            state = {key: _npy_data(archive, members[key], f"{where}: {key!r}") for key in wanted}
-        self.load_state_dict(state, strict=False)  # keys were checked above, against the archive
+        current = {key: getattr(owner, attr) for key, (owner, attr) in self._state_slots().items()}
+        state = serialization.read_npz(path, f"{type(self).__name__}.load: {path}", current, strict)
+        self.load_state_dict(state, strict=False)  # keys were checked against the archive
         return self
 
     def _state_slots(self) -> dict[str, tuple[Parameter | Module, str]]:
@@ -308,114 +277,3 @@ def _members(module: Module) -> Iterator[tuple[str, Parameter | Module]]:
 
 def _plain_key(key: Any) -> bool:
     return isinstance(key, str) and key != "" and "." not in key
-
-
-def _compare_keys(where: str, slots: Mapping[str, Any], keys: Mapping[str, Any], strict: bool
-                  ) -> tuple[list[str], list[str]]:
-    """(missing, unexpected): the model's keys not in `keys`, and the keys not in the model; with strict, either
-    is a KeyError listing both."""
-    missing = [k for k in slots if k not in keys]
-    unexpected = [k for k in keys if k not in slots]
-    if strict and (missing or unexpected):
-        raise KeyError(f"{where}: missing keys {missing}, unexpected keys {unexpected}; expected exactly "
-                       f"{list(slots)}")
-    return missing, unexpected
-
-
-def _check_fits(where: str, key: str, source: str, shape: tuple[int, ...], dtype: np.dtype,
-                current: np.ndarray) -> None:
-    """Refuse a value for `key` whose shape or dtype does not fit the model's array `current`."""
-    if dtype.hasobject:
-        raise ValueError(f"{where}: {key!r} is an object array in {source} (a pickle), which is never loaded; the "
-                         f"model is unchanged")
-    if shape != current.shape:
-        raise ValueError(f"{where}: {key!r} has shape {shape} in {source} but {current.shape} in the model; the "
-                         f"model is unchanged")
-    if not np.can_cast(dtype, current.dtype, casting="same_kind"):
-        raise ValueError(f"{where}: {key!r} has dtype {dtype} in {source} but {current.dtype} in the model, and "
-                         f"{dtype} -> {current.dtype} is not a cast within the same kind; the model is unchanged")
-
-
-def _check_savable(where: str, state: Mapping[str, np.ndarray]) -> None:
-    """Refuse a state that `load` could not read back as it is: an object array (only a pickle holds it), or a key
-    that is not printable text or that does not survive as a zip member name (zipfile cuts a name at NUL, for
-    instance), or two keys that become one member name."""
-    members: dict[str, str] = {}
-    for key, value in state.items():
-        if value.dtype.hasobject:
-            raise TypeError(f"{where}: {key!r} is an object array (dtype {value.dtype}), which an .npz holds only "
-                            f"as a pickle and Module.load never unpickles; keep numbers in buffers, e.g. "
-                            f"np.asarray(value, dtype=np.float64)")
-        member = zipfile.ZipInfo(key + ".npy").filename
-        if not key.isprintable() or member != key + ".npy":
-            raise ValueError(f"{where}: the name {key!r} cannot be saved: an .npz member name must be printable "
-                             f"text (no NUL, escape or other control characters); rename that attribute or dict "
-                             f"key. Nothing was written")
-        if member in members:
-            raise ValueError(f"{where}: the names {members[member]!r} and {key!r} give the same .npz member name "
-                             f"{member!r}; rename one. Nothing was written")
-        members[member] = key
-
-
-_NPY_HEADER_LIMIT = 1 << 16  # bytes read to find an .npy header (numpy writes ~128; it refuses more than 10,000)
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,  # a damaged or truncated member,
-               NotImplementedError, RuntimeError)  # an unknown compression, an encrypted member
-
-
-def _open_npz(path: str, where: str) -> zipfile.ZipFile:
-    """The zip archive at `path`, or one clear error saying what the file is instead."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(8)
-    except FileNotFoundError:
-        folder = os.path.dirname(os.path.abspath(path))
-        why = "" if os.path.isdir(folder) else f" (the folder {folder} does not exist)"
-        raise FileNotFoundError(f"{where}: no such file{why}") from None
-    except OSError as e:
-        raise type(e)(f"{where}: cannot read it ({e.strerror or e})") from None
-    if not start:
-        raise ValueError(f"{where}: the file is empty, not an .npz archive written by Module.save")
-    if start.startswith(b"\x93NUMPY"):
-        raise ValueError(f"{where}: a .npy file (one array, from np.save), not an .npz archive of named arrays; "
-                         f"Module.load reads what Module.save writes")
-    try:
-        return zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        if start.startswith(b"PK"):  # a zip's start, but its directory (at the very end) is missing or broken
-            raise ValueError(f"{where}: truncated or damaged .npz archive (its directory at the end is missing); "
-                             f"save the model again") from None
-        raise ValueError(f"{where}: not an .npz archive (it starts with {start!r}); Module.load reads files written "
-                         f"by Module.save") from None
-    except _ZIP_ERRORS as e:  # a directory entry zipfile cannot take (e.g. a newer "version needed to extract")
-        raise ValueError(f"{where}: damaged .npz archive ({_reason(e)}); save the model again") from None
-
-
-def _reason(error: BaseException) -> str:
-    """The first line of an error's message, its control characters escaped (it may quote a name from the file)."""
-    text = (str(error).splitlines() or [type(error).__name__])[0]
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
-    """(shape, dtype, where the data starts) from the .npy header at the start of an archive member, decompressing
-    at most _NPY_HEADER_LIMIT bytes of it."""
-    try:
-        with archive.open(info) as member:
-            head = io.BytesIO(member.read(min(info.file_size, _NPY_HEADER_LIMIT)))
-        version = np.lib.format.read_magic(head)
-        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        if version not in readers:
-            raise ValueError(f".npy format version {version[0]}.{version[1]} is not one Module.save writes")
-        shape, _, dtype = readers[version](head)
-    except _ZIP_ERRORS as e:
-        raise ValueError(f"{where}: not a readable .npy array ({_reason(e)}); the file is damaged") from None
-    return shape, dtype, head.tell()
-
-
-def _npy_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
-    """The array in an archive member whose header and size were checked by `_npy_header` and `Module.load`."""
-    try:
-        with archive.open(info) as member:
-            return np.lib.format.read_array(member, allow_pickle=False)
-    except _ZIP_ERRORS as e:
-        raise ValueError(f"{where}: damaged data ({_reason(e)})") from None
