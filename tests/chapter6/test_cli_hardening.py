@@ -106,7 +106,7 @@ def test_mnist_folder_refuses_a_folder_without_mnist_files(tmp_path):
 
 # -- every option of every experiment -----------------------------------------------------------------------------
 def options(name: str) -> list[str]:
-    return [f"--{key.replace('_', '-')}" for key in experiments.get(name).DEFAULTS]
+    return [f"--{key.replace('_', '-')}" for key in experiments.get(name).EXPERIMENT.defaults]
 
 
 EVERY_OPTION = [(name, option) for name in experiments.NAMES for option in options(name)]
@@ -132,7 +132,7 @@ def test_every_experiment_option_refuses_non_numbers(name, option, bad, capsys, 
 
 def test_every_setting_has_a_type():
     for name in experiments.NAMES:
-        assert set(experiments.get(name).DEFAULTS) <= set(common.SETTING_TYPES), name
+        assert set(experiments.get(name).EXPERIMENT.defaults) <= set(common.SETTING_TYPES), name
 
 
 def forbidden(*args, **kwargs):
@@ -221,7 +221,7 @@ def test_the_tour_and_the_experiments_share_one_definition_of_their_options():
     shared = ("--dataset", "--data", "--seed", "--out", "--quiet")
     tour_parser = tour.parser()
     for name in experiments.NAMES:
-        experiment = common.parser(experiments.get(name))
+        experiment = common.parser(experiments.get(name).EXPERIMENT)
         for option in shared:
             mine, theirs = action(experiment, option), action(tour_parser, option)
             assert (mine.type, mine.choices, mine.metavar) == (theirs.type, theirs.choices, theirs.metavar), option
@@ -292,11 +292,11 @@ def test_sizes_that_only_clash_together_are_refused_before_running(capsys, monke
 
 def test_every_size_bound_allows_the_chapters_values_and_is_in_the_help():
     for name in experiments.NAMES:
-        module = experiments.get(name)
-        common.resolve_settings(module, False, {})  # the chapter's sizes pass every check
-        text = common.parser(module).format_help()
-        for key in set(module.DEFAULTS) & set(common.SIZE_LIMITS):
-            assert module.DEFAULTS[key] * 3 <= common.SIZE_LIMITS[key], (name, key)
+        experiment = experiments.get(name).EXPERIMENT
+        common.resolve_settings(experiment, False, {})  # the chapter's sizes pass every check
+        text = common.parser(experiment).format_help()
+        for key in set(experiment.defaults) & set(common.SIZE_LIMITS):
+            assert experiment.defaults[key] * 3 <= common.SIZE_LIMITS[key], (name, key)
             assert f"at most {common.SIZE_LIMITS[key]:,}" in text, (name, key)
     assert common.SIZE_LIMITS["n_train"] == 60_000  # all of MNIST
 

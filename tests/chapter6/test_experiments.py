@@ -56,7 +56,7 @@ def check_optimizer_compare(r):
     for statistic in ("book_final_loss", "mean_loss_before_update"):
         loss = r["numbers"][statistic]
         assert max(loss["Momentum"], loss["AdaGrad"], loss["Adam"]) < loss["SGD"]
-    assert r["settings"]["iters"] == experiments.get("optimizer_compare").QUICK["iters"]
+    assert r["settings"]["iters"] == experiments.get("optimizer_compare").EXPERIMENT.quick["iters"]
 
 
 def check_activation_histograms(r):
@@ -113,10 +113,10 @@ def test_each_quick_experiment_writes_its_figure_and_numbers(name, tmp_path):
     assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 0.05  # a real drawing, not blank
     assert r["experiment"] == name and r["quick"] is True and r["files"] == [f"{name}.png", f"{name}.json"]
     assert r["what"] and r["summary"] and r["title"]
-    module = experiments.get(name)
-    if module.NEEDS_DATA:
+    experiment = experiments.get(name).EXPERIMENT
+    if experiment.needs_data:
         assert r["dataset"].startswith("scikit-learn 8x8 digits")
-    for key, value in module.QUICK.items():
+    for key, value in experiment.quick.items():
         assert r["settings"][key] == value
     CHECKS[name](r)
 
@@ -181,7 +181,7 @@ MNIST_CHECKS = {"optimizer_paths": check_optimizer_paths, "activation_histograms
 @pytest.mark.parametrize("name", experiments.NAMES)
 def test_each_quick_experiment_on_mnist_reaches_the_conclusion_the_docs_state(name, tmp_path):
     r = experiments.get(name).main(["--quick", "--data", str(MNIST_DIR), "--out", str(tmp_path), "--quiet"])
-    if experiments.get(name).NEEDS_DATA:
+    if experiments.get(name).EXPERIMENT.needs_data:
         assert r["dataset"].startswith("MNIST test set only")
     MNIST_CHECKS[name](r)
 

@@ -144,7 +144,8 @@ def test_weight_decay_narrows_the_train_test_gap_on_real_digits():
     from tinygrad6.chapter6.experiments import weight_decay
 
     data = common.load_data(data_dir=MNIST_DIR)
-    settings = dict(weight_decay.DEFAULTS)  # the chapter's setup: 300 images, 6x100 ReLU, SGD 0.01, 201 epochs
+    # the chapter's setup: 300 images, 6x100 ReLU, SGD 0.01, 201 epochs
+    settings = dict(weight_decay.EXPERIMENT.defaults)
     curves = common.overfit(data, {"0": {"l2": 0.0}, "0.1": {"l2": 0.1}}, settings, seed=0, desc="",
                             verbose=False)
     gap_0, gap_01 = common.gap(curves["0"]), common.gap(curves["0.1"])

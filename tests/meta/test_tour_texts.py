@@ -20,11 +20,11 @@ from tinygrad6.chapter6.experiments import common
 def what_of(name: str, numbers: dict, settings: dict, tmp_path: Path, quick: bool = False) -> str:
     """The "what it shows" text the experiment writes for a result with these numbers and settings (through
     `common.finish`, as a run writes it)."""
-    module = experiments.get(name)
+    experiment = experiments.get(name).EXPERIMENT
     fig, _ = common.figure(figsize=(2, 2))
-    s = {**module.DEFAULTS, **(module.QUICK if quick else {}), **settings}
+    s = {**experiment.defaults, **(experiment.quick if quick else {}), **settings}
     result = {"dataset": "fake", "seed": 0, "quick": quick, "settings": s, "numbers": numbers, "summary": "fake"}
-    return common.finish(module, tmp_path, fig, result, time.perf_counter())["what"]
+    return common.finish(experiment, tmp_path, fig, result, time.perf_counter())["what"]
 
 
 def affirms(text: str, phrase: str) -> bool:
@@ -176,14 +176,14 @@ def test_no_figure_cuts_its_titles(name, long_caption_digits, tmp_path, monkeypa
     figures = []
     finish = common.finish
 
-    def keep(module, out, fig, result, started):
+    def keep(experiment, out, fig, result, started):
         figures.append(fig)
-        return finish(module, out, fig, result, started)
+        return finish(experiment, out, fig, result, started)
 
     monkeypatch.setattr(common, "finish", keep)
-    module = experiments.get(name)
+    experiment = experiments.get(name).EXPERIMENT
     with common.one_blas_thread():
-        module.run(long_caption_digits if module.NEEDS_DATA else None, tmp_path, quick=True, verbose=False,
+        experiment.run(long_caption_digits if experiment.needs_data else None, tmp_path, quick=True, verbose=False,
                    **TINY[name])
     (fig,) = figures
     fig.canvas.draw()

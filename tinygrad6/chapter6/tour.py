@@ -96,8 +96,8 @@ def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str
     mode = "full (the chapter's sizes)" if full else "quick (--full for the chapter's sizes)"
     say(f"tinygrad6 tour: Batch Normalization's graph and {len(names)} experiment{'s' if len(names) > 1 else ''}, "
         f"{mode}, writing {out}/")
-    modules = [experiments.get(name) for name in names]
-    if data is None and any(m.NEEDS_DATA for m in modules):
+    chosen = [experiments.get(name).EXPERIMENT for name in names]
+    if data is None and any(e.needs_data for e in chosen):
         data = common.load_data(dataset, data_dir, notice=say)
     if data is not None:
         say(f"data: {data.caption}")
@@ -107,10 +107,10 @@ def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str
         batchnorm = render_batchnorm(out, seed)
         say(f"      done in {time.perf_counter() - t0:.1f} s")
         results = []
-        for k, module in enumerate(modules, start=1):  # numbered as on the page: experiment k of len(modules)
-            say(f"[{k}/{len(modules)}] {module.NAME} ...", flush=True)
-            result = module.run(data if module.NEEDS_DATA else None, out, seed=seed, quick=not full,
-                                verbose=verbose)
+        for k, experiment in enumerate(chosen, start=1):  # numbered as on the page: experiment k of len(chosen)
+            say(f"[{k}/{len(chosen)}] {experiment.name} ...", flush=True)
+            result = experiment.run(data if experiment.needs_data else None, out, seed=seed, quick=not full,
+                                    verbose=verbose)
             results.append(result)
             say(f"      done in {result['seconds']:.1f} s: {result['summary']}")
     seconds = time.perf_counter() - started
@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     args = p.parse_args(argv)
     common.make_output_folder(p, args.out)
     say = (lambda *a, **k: None) if args.quiet else print
-    needs_data = any(experiments.get(name).NEEDS_DATA for name in (args.only or experiments.NAMES))
+    needs_data = any(experiments.get(name).EXPERIMENT.needs_data for name in (args.only or experiments.NAMES))
     try:
         import matplotlib  # noqa: F401  (fail now, not after the first experiments, when it is missing)
 

@@ -1,12 +1,8 @@
 """What the chapter-6 experiments share: the data they run on, their command line, training several models on the
 same mini-batches, smoothing, and writing a figure (PNG) and its numbers (JSON).
 
-Every experiment module defines NAME, TITLE, SETUP (one sentence: what the figure compares, true of every run),
-NEEDS_DATA, DEFAULTS (the chapter's sizes) and QUICK (the overrides of `--quick`), `run(data, out, seed, quick,
-verbose, **settings)` returning a result dict that is also written to <out>/<NAME>.json, and `what(result)`: what
-that run shows, written from its own numbers (result["what"]; the tour prints it beside the figure). A text never
-states what the run's numbers could contradict: a comparison is worded from the numbers it compares, and where the
-run is shorter than the chapter's, it says which conclusion needs the full run.
+Every experiment module defines one `EXPERIMENT = Experiment(...)` (see `experiment.py`): its name, title, settings,
+`run` and `what`; the functions here take that Experiment.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -32,6 +27,7 @@ from ...support import files
 from .. import datasets
 from ..progress import progress_bar
 from ..train import Trainer, compiled_trainers
+from .experiment import Experiment
 
 CHAPTER_SIZES_NOTE = "defaults are the chapter's sizes; --quick runs a small version in seconds"
 
@@ -213,71 +209,66 @@ def make_output_folder(p: argparse.ArgumentParser, out: Path) -> None:
         p.error(f"argument --out: cannot create {out}: {e.strerror or e}")
 
 
-def parser(module: ModuleType) -> argparse.ArgumentParser:
-    """The shared options, plus one --option per number in the module's DEFAULTS (e.g. --epochs), typed by
-    SETTING_TYPES."""
-    p = argparse.ArgumentParser(prog=f"python -m tinygrad6.experiments.{module.NAME}",
-                                description=f"{module.TITLE}. {module.SETUP} ({CHAPTER_SIZES_NOTE})")
+def parser(experiment: Experiment) -> argparse.ArgumentParser:
+    """The shared options, plus one --option per number in the experiment's defaults (e.g. --epochs), typed by
+    SETTING_TYPES, plus its run_options."""
+    p = argparse.ArgumentParser(prog=f"python -m tinygrad6.experiments.{experiment.name}",
+                                description=f"{experiment.title}. {experiment.setup} ({CHAPTER_SIZES_NOTE})")
     add_shared_options(p, "out", "where the PNG and JSON go (default: out)")
     p.add_argument("--quick", action="store_true", help="a small, fast version (for CI and a first look)")
-    for key, value in module.DEFAULTS.items():
-        quick = module.QUICK.get(key)
+    for key, value in experiment.defaults.items():
+        quick = experiment.quick.get(key)
         limit = f"; at most {SIZE_LIMITS[key]:,}" if key in SIZE_LIMITS else ""
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=SETTING_TYPES[key], default=None,
                        help=f"default {value}" + (f" (--quick: {quick})" if quick is not None else "") + limit)
-    for key, (kind, text) in run_options(module).items():
+    for key, (kind, text) in experiment.run_options.items():
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, default=None, help=text)
     return p
 
 
-def run_options(module: ModuleType) -> dict[str, tuple[Callable[[str], Any], str]]:
-    """The module's RUN_OPTIONS: name -> (argparse type, help) of options that change how the run is executed
-    (e.g. --jobs), never its numbers; passed to `run` as keywords (None when not given), kept out of `settings`."""
-    return getattr(module, "RUN_OPTIONS", {})
-
-
-def main(module: ModuleType, argv: Sequence[str] | None = None) -> dict[str, Any]:
+def main(experiment: Experiment, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Parse and check the command line and the output folder, load the data, run the experiment, print its
     summary and where its files went."""
-    p = parser(module)
+    p = parser(experiment)
     args = p.parse_args(argv)
-    overrides = {k: getattr(args, k) for k in module.DEFAULTS if getattr(args, k, None) is not None}
+    overrides = {k: getattr(args, k) for k in experiment.defaults if getattr(args, k, None) is not None}
     try:
-        resolve_settings(module, args.quick, overrides)  # settings that only clash together (see the module's `check`)
+        resolve_settings(experiment, args.quick, overrides)  # settings that only clash together (its `check`)
     except ValueError as e:
         p.error(str(e))
     make_output_folder(p, args.out)
     try:
         import matplotlib  # noqa: F401  (fail now, not after the training, when it is missing)
 
-        data = load_data(args.dataset, args.data) if module.NEEDS_DATA else None
+        data = load_data(args.dataset, args.data) if experiment.needs_data else None
     except (OSError, ValueError, ImportError) as e:  # no network, bad IDX file, no scikit-learn or matplotlib
         raise SystemExit(f"error: {e}") from None
     with one_blas_thread(), compiled_trainers(not args.eager):
-        how = {k: getattr(args, k) for k in run_options(module)}
-        result = module.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet, **how,
-                            **overrides)
+        how = {k: getattr(args, k) for k in experiment.run_options}
+        result = experiment.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet, **how,
+                                **overrides)
     if not args.quiet:
         print(result["summary"])
         print("wrote", ", ".join(str(args.out / f) for f in result["files"]))
     return result
 
 
-def resolve_settings(module: ModuleType, quick: bool, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The module's DEFAULTS, with QUICK on top when quick, with explicit overrides on top of both; each value is
-    checked by its SETTING_TYPES entry, then together by the module's `check(settings)` when it has one.
-    Raises ValueError naming the setting."""
-    unknown = set(overrides) - set(module.DEFAULTS)
+def resolve_settings(experiment: Experiment, quick: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The experiment's defaults, with its quick settings on top when quick, with explicit overrides on top of both;
+    each value is checked by its SETTING_TYPES entry, then together by the experiment's `check(settings)` when it has
+    one. Raises ValueError naming the setting."""
+    unknown = set(overrides) - set(experiment.defaults)
     if unknown:
-        raise TypeError(f"{module.NAME}.run: unknown settings {sorted(unknown)}; known: {sorted(module.DEFAULTS)}")
-    settings = {**module.DEFAULTS, **(module.QUICK if quick else {}), **overrides}
+        raise TypeError(f"{experiment.name}.run: unknown settings {sorted(unknown)}; "
+                        f"known: {sorted(experiment.defaults)}")
+    settings = {**experiment.defaults, **(experiment.quick if quick else {}), **overrides}
     for key, value in settings.items():
         try:
             SETTING_TYPES[key](str(value))
         except argparse.ArgumentTypeError as e:
-            raise ValueError(f"{module.NAME}: {key}={value}: {e}") from None
-    if hasattr(module, "check"):
-        module.check(settings)
+            raise ValueError(f"{experiment.name}: {key}={value}: {e}") from None
+    if experiment.check is not None:
+        experiment.check(settings)
     return settings
 
 
@@ -397,16 +388,16 @@ def caption(data: Data | None, quick: bool, without_data: str = "") -> str:
     return text + (" — quick run (--quick): fewer iterations than the chapter" if quick else "")
 
 
-def finish(module: ModuleType, out: Path, fig, result: dict[str, Any], started: float) -> dict[str, Any]:
-    """Write <out>/<NAME>.png and <out>/<NAME>.json (each through `files.replace_file`: complete or not at all, a
+def finish(experiment: Experiment, out: Path, fig, result: dict[str, Any], started: float) -> dict[str, Any]:
+    """Write <out>/<name>.png and <out>/<name>.json (each through `files.replace_file`: complete or not at all, a
     symlink there replaced, not followed); return the result with its file names, run time and "what":
-    `module.what(result)`, the text of what this run shows."""
+    `experiment.what(result)`, the text of what this run shows."""
     out.mkdir(parents=True, exist_ok=True)
-    png, js = f"{module.NAME}.png", f"{module.NAME}.json"
+    png, js = f"{experiment.name}.png", f"{experiment.name}.json"
     files.replace_file(out / png, lambda f: fig.savefig(f, format="png", dpi=90))
-    result = {"experiment": module.NAME, "title": module.TITLE, "what": "", **result,
+    result = {"experiment": experiment.name, "title": experiment.title, "what": "", **result,
               "seconds": round(time.perf_counter() - started, 2), "files": [png, js]}
-    result["what"] = module.what(result)
+    result["what"] = experiment.what(result)
     files.write_text(out / js, json.dumps(result, indent=2, default=_json_default) + "\n")
     return result
 
@@ -425,10 +416,10 @@ def rounded(values, digits: int = 4) -> list:
 
 
 # -- the texts of what a run shows --------------------------------------------------------------------------------
-def shorter_run(module: ModuleType, settings: dict[str, Any], key: str, unit: str, needs: str) -> str:
+def shorter_run(experiment: Experiment, settings: dict[str, Any], key: str, unit: str, needs: str) -> str:
     """" This run trains 100 of the chapter's 201 epochs: <needs>" when setting `key` is below the chapter's (the
-    module's DEFAULTS), else "": how a text says which of its conclusions need the full run."""
-    chapter = module.DEFAULTS[key]
+    experiment's defaults), else "": how a text says which of its conclusions need the full run."""
+    chapter = experiment.defaults[key]
     if settings[key] >= chapter:
         return ""
     return f" This run trains {settings[key]} of the chapter's {chapter} {unit}: {needs}"
@@ -495,18 +486,18 @@ def draw_overfit(curves: dict[str, dict[str, list[float]]], title: str, subtitle
     return fig
 
 
-def run_overfit(module: ModuleType, data: Data, out: Path, seed: int, quick: bool, verbose: bool,
+def run_overfit(experiment: Experiment, data: Data, out: Path, seed: int, quick: bool, verbose: bool,
                 overrides: dict[str, Any], variants_of, note: str = "") -> dict[str, Any]:
     """The whole run of an overfitting experiment (weight decay, Dropout): train the variants that
     `variants_of(settings)` names side by side, draw train/test accuracy per epoch (with `note` under the
     panels), and write the PNG and JSON."""
     started = time.perf_counter()
-    settings = resolve_settings(module, quick, overrides)
-    curves = overfit(data, variants_of(settings), settings, seed, module.NAME, verbose)
+    settings = resolve_settings(experiment, quick, overrides)
+    curves = overfit(data, variants_of(settings), settings, seed, experiment.name, verbose)
     gaps = {name: gap(c) for name, c in curves.items()}
     final = {name: {"train_acc": c["train_acc"][-1], "test_acc": c["test_acc"][-1],
                     "gap": c["train_acc"][-1] - c["test_acc"][-1]} for name, c in curves.items()}
-    fig = draw_overfit(curves, module.TITLE, f"{settings['n_train']} training images; {caption(data, quick)}", note)
+    fig = draw_overfit(curves, experiment.title, f"{settings['n_train']} training images; {caption(data, quick)}", note)
     summary = "final train/test accuracy: " + "; ".join(
         f"{n}: {v['train_acc']:.3f}/{v['test_acc']:.3f} (gap {v['gap']:.3f})" for n, v in final.items())
     summary += "; gap averaged over the last 10 epochs: " + ", ".join(f"{n} {g:.3f}" for n, g in gaps.items())
@@ -514,7 +505,7 @@ def run_overfit(module: ModuleType, data: Data, out: Path, seed: int, quick: boo
               "numbers": {"final": final, "gap_last10": gaps,
                           "curves": {n: {k: rounded(v) for k, v in c.items()} for n, c in curves.items()}},
               "summary": summary}
-    return finish(module, out, fig, result, started)
+    return finish(experiment, out, fig, result, started)
 
 
 def plot_loss_curves(ax, losses: dict[str, np.ndarray], labels: dict[str, str], markers: str) -> dict[str, np.ndarray]:

@@ -13,20 +13,12 @@ one whose weights after each Dropout are (1-p) times smaller and learn with a (1
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from . import common
+from .experiment import Experiment
 
-NAME = "dropout"
-TITLE = "Overfitting fought by Dropout (6x100 ReLU network, 300 training images)"
-SETUP = ("Train (solid) and test (dashed) accuracy after every epoch of the same network trained on 300 images, "
-         "without Dropout, with the book's Dropout and with inverted Dropout (PyTorch's form).")
-NEEDS_DATA = True
-DEFAULTS: dict[str, Any] = {"n_train": 300, "epochs": 301, "batch_size": 100, "hidden": 100, "layers": 6,
-                            "lr": 0.01, "p": 0.2}
-QUICK: dict[str, Any] = {"epochs": 100}
 NOTE = ("Same weights and batches in every panel, same masks in both Dropout panels. The book's Dropout = inverted "
         "Dropout with the weights after each Dropout (1-p) times smaller and their learning rate (1-p)² times lower.")
 
@@ -40,7 +32,7 @@ def variants(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
-    return common.run_overfit(sys.modules[__name__], data, out, seed, quick, verbose, overrides, variants, NOTE)
+    return common.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides, variants, NOTE)
 
 
 def what(r: dict[str, Any]) -> str:
@@ -64,13 +56,27 @@ def what(r: dict[str, Any]) -> str:
         text += (" Inverted Dropout's gap is closer to that without Dropout than to the book's form's: much of the "
                  "book's narrower gap comes from learning more slowly.")
     return text + common.shorter_run(
-        sys.modules[__name__], settings, "epochs", "epochs",
+        EXPERIMENT, settings, "epochs", "epochs",
         "the networks are undertrained (a network that has learned little has little gap), and the gaps the "
         "chapter compares need the full run (--full).")
 
 
+EXPERIMENT = Experiment(
+    name="dropout",
+    title="Overfitting fought by Dropout (6x100 ReLU network, 300 training images)",
+    setup="Train (solid) and test (dashed) accuracy after every epoch of the same network trained on 300 images, "
+          "without Dropout, with the book's Dropout and with inverted Dropout (PyTorch's form).",
+    needs_data=True,
+    defaults={"n_train": 300, "epochs": 301, "batch_size": 100, "hidden": 100, "layers": 6,
+              "lr": 0.01, "p": 0.2},
+    quick={"epochs": 100},
+    run=run,
+    what=what,
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return common.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

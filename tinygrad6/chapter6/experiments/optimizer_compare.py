@@ -11,7 +11,6 @@ own (the mean raw loss over the last 200 iterations, recorded before each update
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,21 +20,13 @@ import numpy as np
 from ... import nn, optim
 from ..train import Trainer
 from . import common
-
-NAME = "optimizer_compare"
-TITLE = "SGD, Momentum, AdaGrad and Adam on a 4x100 ReLU network"
-SETUP = ("The training loss of SGD, Momentum, AdaGrad and Adam, each training the same network from the same "
-         "weights on the same mini-batches.")
-NEEDS_DATA = True
-DEFAULTS: dict[str, Any] = {"iters": 2000, "batch_size": 128, "hidden": 100, "layers": 4,
-                            "lr_sgd": 0.01, "lr_momentum": 0.01, "lr_adagrad": 0.01, "lr_adam": 0.001}
-QUICK: dict[str, Any] = {"iters": 400}
+from .experiment import Experiment
 
 
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
+    settings = common.resolve_settings(EXPERIMENT, quick, overrides)
     lrs = {"SGD": settings["lr_sgd"], "Momentum": settings["lr_momentum"], "AdaGrad": settings["lr_adagrad"],
            "Adam": settings["lr_adam"]}
     trainers = {}
@@ -45,7 +36,8 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
         trainers[name] = Trainer(model, optim.OPTIMIZERS[name](model.parameters(), lr=lr),
                                  (data.x_train, data.t_train), verbose=False)
     losses = common.lockstep(trainers, data.x_train, data.t_train, settings["iters"], settings["batch_size"], seed,
-                             desc=NAME, verbose=verbose, after_update=True)  # the book's record, for its statistic
+                             desc=EXPERIMENT.name, verbose=verbose,
+                             after_update=True)  # the book's record, for its statistic
     test_acc = {name: trainer.evaluate(data.x_test, data.t_test)[1] for name, trainer in trainers.items()}
 
     fig, axes = common.figure(figsize=(7, 4.8))
@@ -54,11 +46,11 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
         ax, losses, {name: f"{name} (lr={lrs[name]}), test acc {test_acc[name]:.3f}" for name in losses}, "o^sD")
     ax.set_ylim(0, 1.0 if max(c[-1] for c in smoothed.values()) < 0.5 else None)
     ax.legend()
-    common.suptitle(fig, f"{TITLE}\n{common.caption(data, quick)}")
+    common.suptitle(fig, f"{EXPERIMENT.title}\n{common.caption(data, quick)}")
 
     before = {name: np.array(trainer.history["loss"]) for name, trainer in trainers.items()}
     result = common.loss_curves_result(data, seed, quick, settings, before, smoothed, test_acc)
-    return common.finish(sys.modules[__name__], out, fig, result, started)
+    return common.finish(EXPERIMENT, out, fig, result, started)
 
 
 def what(r: dict[str, Any]) -> str:
@@ -84,12 +76,26 @@ def what(r: dict[str, Any]) -> str:
     same = sorted(own, key=own.get) == ranked
     text += (f" tinygrad6's own statistic (the mean loss before each update over the last tenth of the iterations) "
              f"ranks them {'the same way' if same else 'differently: ' + ' < '.join(sorted(own, key=own.get))}.")
-    return text + common.shorter_run(sys.modules[__name__], settings, "iters", "iterations",
+    return text + common.shorter_run(EXPERIMENT, settings, "iters", "iterations",
                                      "the chapter's final losses need the full run (--full).")
 
 
+EXPERIMENT = Experiment(
+    name="optimizer_compare",
+    title="SGD, Momentum, AdaGrad and Adam on a 4x100 ReLU network",
+    setup="The training loss of SGD, Momentum, AdaGrad and Adam, each training the same network from the same "
+          "weights on the same mini-batches.",
+    needs_data=True,
+    defaults={"iters": 2000, "batch_size": 128, "hidden": 100, "layers": 4,
+              "lr_sgd": 0.01, "lr_momentum": 0.01, "lr_adagrad": 0.01, "lr_adam": 0.001},
+    quick={"iters": 400},
+    run=run,
+    what=what,
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return common.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

@@ -7,25 +7,16 @@ trained on only 300 images with SGD (lr 0.01) for 201 epochs, without weight dec
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from . import common
-
-NAME = "weight_decay"
-TITLE = "Overfitting fought by weight decay (6x100 ReLU network, 300 training images)"
-SETUP = ("Train (solid) and test (dashed) accuracy after every epoch of the same network trained on 300 images, "
-         "without weight decay and with it.")
-NEEDS_DATA = True
-DEFAULTS: dict[str, Any] = {"n_train": 300, "epochs": 201, "batch_size": 100, "hidden": 100, "layers": 6,
-                            "lr": 0.01, "lam": 0.1}
-QUICK: dict[str, Any] = {"epochs": 100}
+from .experiment import Experiment
 
 
 def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
-    return common.run_overfit(sys.modules[__name__], data, out, seed, quick, verbose, overrides,
+    return common.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides,
                               lambda settings: {"lambda = 0": {"l2": 0.0},
                                                 f"lambda = {settings['lam']}": {"l2": settings["lam"]}})
 
@@ -45,13 +36,27 @@ def what(r: dict[str, Any]) -> str:
     else:
         text += "in this run weight decay does not narrow it."
     return text + common.shorter_run(
-        sys.modules[__name__], settings, "epochs", "epochs",
+        EXPERIMENT, settings, "epochs", "epochs",
         "the networks are undertrained, and the gap between train and test accuracy that the chapter shows needs the "
         "full run (--full).")
 
 
+EXPERIMENT = Experiment(
+    name="weight_decay",
+    title="Overfitting fought by weight decay (6x100 ReLU network, 300 training images)",
+    setup="Train (solid) and test (dashed) accuracy after every epoch of the same network trained on 300 images, "
+          "without weight decay and with it.",
+    needs_data=True,
+    defaults={"n_train": 300, "epochs": 201, "batch_size": 100, "hidden": 100, "layers": 6,
+              "lr": 0.01, "lam": 0.1},
+    quick={"epochs": 100},
+    run=run,
+    what=what,
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return common.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":
