@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -278,14 +279,14 @@ TOO_BIG = [
 def test_a_size_too_big_is_one_error_line_naming_the_option(name, option, bad, capsys, monkeypatch):
     module = experiments.get(name)
     monkeypatch.setattr(common, "load_data", forbidden)
-    monkeypatch.setattr(module, "run", forbidden)  # nothing is allocated before the check
+    monkeypatch.setattr(module, "EXPERIMENT", replace(module.EXPERIMENT, run=forbidden))  # nothing allocated before
     line = parse_error(module.main, [option, bad, "--dataset", "digits"], capsys)
     assert f"error: argument {option}: expected a positive integer up to " in line and f"got {bad}" in line
 
 
 def test_sizes_that_only_clash_together_are_refused_before_running(capsys, monkeypatch):
     module = experiments.get("activation_histograms")
-    monkeypatch.setattr(module, "run", forbidden)
+    monkeypatch.setattr(module, "EXPERIMENT", replace(module.EXPERIMENT, run=forbidden))
     line = parse_error(module.main, ["--samples", "100000", "--units", "1000", "--layers", "20"], capsys)
     assert "--samples" in line and "2,000,000,000 activations" in line
 
