@@ -16,7 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import common
+from . import cli, overfit, texts
+from .data import Data
 from .experiment import Experiment
 
 NOTE = ("Same weights and batches in every panel, same masks in both Dropout panels. The book's Dropout = inverted "
@@ -30,9 +31,9 @@ def variants(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
             f"inverted Dropout {settings['p']}": {"dropout": settings["p"], "inverted": True}}
 
 
-def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
+def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
-    return common.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides, variants, NOTE)
+    return overfit.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides, variants, NOTE)
 
 
 def what(r: dict[str, Any]) -> str:
@@ -41,21 +42,21 @@ def what(r: dict[str, Any]) -> str:
     settings, final, gaps = r["settings"], r["numbers"]["final"], r["numbers"]["gap_last10"]
     plain, book, inverted = final  # the names `variants` gives, in its order
     p = settings["p"]
-    text = (f"Without Dropout the training accuracy ends at {common.train_accuracy(final[plain]['train_acc'])} and "
+    text = (f"Without Dropout the training accuracy ends at {texts.train_accuracy(final[plain]['train_acc'])} and "
             f"the test accuracy at {final[plain]['test_acc']:.3f}: a train/test gap of {gaps[plain]:.3f} over the "
             f"last 10 epochs. With the book's Dropout {p} (mask in training, x (1-p) at test) the training accuracy "
-            f"ends at {common.train_accuracy(final[book]['train_acc'])} and the gap is {gaps[book]:.3f}, ")
+            f"ends at {texts.train_accuracy(final[book]['train_acc'])} and the gap is {gaps[book]:.3f}, ")
     text += "narrower than without Dropout. " if gaps[book] < gaps[plain] else "no narrower than without Dropout. "
     faster = final[inverted]["train_acc"] > final[book]["train_acc"]
     text += (f"Inverted Dropout {p} (PyTorch's form) is the same network with the weights after each Dropout learning "
              f"(1-p)^-2 = {1 / (1 - p) ** 2:.2f} times faster: its training accuracy ends at "
-             f"{common.train_accuracy(final[inverted]['train_acc'])}, {'above' if faster else 'not above'} the "
+             f"{texts.train_accuracy(final[inverted]['train_acc'])}, {'above' if faster else 'not above'} the "
              f"book's form, and its gap is {gaps[inverted]:.3f}, "
              f"{'wider' if gaps[inverted] > gaps[book] else 'no wider'} than the book's form's.")
     if gaps[book] < gaps[plain] and faster and gaps[inverted] - gaps[book] > gaps[plain] - gaps[inverted]:
         text += (" Inverted Dropout's gap is closer to that without Dropout than to the book's form's: much of the "
                  "book's narrower gap comes from learning more slowly.")
-    return text + common.shorter_run(
+    return text + texts.shorter_run(
         EXPERIMENT, settings, "epochs", "epochs",
         "the networks are undertrained (a network that has learned little has little gap), and the gaps the "
         "chapter compares need the full run (--full).")
@@ -76,7 +77,7 @@ EXPERIMENT = Experiment(
 
 
 def main(argv=None) -> dict[str, Any]:
-    return common.main(EXPERIMENT, argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

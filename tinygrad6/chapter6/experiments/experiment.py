@@ -16,7 +16,7 @@ class Experiment:
     name: the module's name, of the files it writes (<out>/<name>.png and .json) and of its command line
         (`python -m tinygrad6.experiments.<name>`).
     title, setup: the figure's title, and one sentence saying what the figure compares, true of every run.
-    needs_data: whether `run` trains on the images (`common.Data`) or needs none (None is passed).
+    needs_data: whether `run` trains on the images (`data.Data`) or needs none (None is passed).
     defaults: the chapter's sizes, one --option each (e.g. --epochs), typed by name (`cli.SETTING_TYPES`).
     quick: the overrides of `--quick` (empty when the full run takes seconds).
     run: `run(data, out, seed, quick, verbose, **settings)` returns a result dict, also written to <out>/<name>.json.

@@ -17,8 +17,10 @@ import numpy as np
 
 from ... import optim
 from ...engine.tensor import Tensor
-from . import common
+from . import cli, plots, results
+from .data import Data
 from .experiment import Experiment
+from .settings import resolve_settings
 
 
 def f(x, y):
@@ -40,17 +42,17 @@ def path(optimizer_class: type[optim.Optimizer], lr: float, start: tuple[float, 
     return np.array(points)
 
 
-def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
+def run(data: Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
         verbose: bool = True, **overrides: Any) -> dict[str, Any]:
     """Compute the four paths and draw them. `data` and `seed` are unused (nothing here is random)."""
     started = time.perf_counter()
-    settings = common.resolve_settings(EXPERIMENT, quick, overrides)
+    settings = resolve_settings(EXPERIMENT, quick, overrides)
     start = (settings["x0"], settings["y0"])
     runs = {"SGD": (optim.SGD, settings["lr_sgd"]), "Momentum": (optim.Momentum, settings["lr_momentum"]),
             "AdaGrad": (optim.AdaGrad, settings["lr_adagrad"]), "Adam": (optim.Adam, settings["lr_adam"])}
     paths = {name: path(cls, lr, start, settings["steps"]) for name, (cls, lr) in runs.items()}
 
-    fig, axes = common.figure(2, 2, figsize=(9, 7.5))
+    fig, axes = plots.figure(2, 2, figsize=(9, 7.5))
     xs, ys = np.meshgrid(np.linspace(-10, 10, 400), np.linspace(-5, 5, 200))
     zs = f(xs, ys)
     for ax, (name, points) in zip(axes.flat, paths.items()):
@@ -62,7 +64,7 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
         ax.set_ylim(-5, 5)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-    common.suptitle(fig, f"{EXPERIMENT.title}: {settings['steps']} steps from {start}, gradients from tinygrad6's "
+    plots.suptitle(fig, f"{EXPERIMENT.title}: {settings['steps']} steps from {start}, gradients from tinygrad6's "
                          f"backward()", fontsize=12)
 
     final = {name: {"x": float(p[-1, 0]), "y": float(p[-1, 1]), "f": float(f(p[-1, 0], p[-1, 1]))}
@@ -73,7 +75,7 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
     result = {"dataset": "none (a function of two variables)", "seed": seed, "quick": quick, "settings": settings,
               "numbers": {"final": final, "paths": {name: p.round(6).tolist() for name, p in paths.items()}},
               "summary": summary}
-    return common.finish(EXPERIMENT, out, fig, result, started)
+    return results.finish(EXPERIMENT, out, fig, result, started)
 
 
 def sign_changes(values: np.ndarray) -> int:
@@ -130,7 +132,7 @@ EXPERIMENT = Experiment(
 
 
 def main(argv=None) -> dict[str, Any]:
-    return common.main(EXPERIMENT, argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

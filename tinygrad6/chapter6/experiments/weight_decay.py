@@ -10,13 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import common
+from . import cli, overfit, texts
+from .data import Data
 from .experiment import Experiment
 
 
-def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
+def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
-    return common.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides,
+    return overfit.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides,
                               lambda settings: {"lambda = 0": {"l2": 0.0},
                                                 f"lambda = {settings['lam']}": {"l2": settings["lam"]}})
 
@@ -26,16 +27,16 @@ def what(r: dict[str, Any]) -> str:
     decay, and, when it is shorter than the chapter's, that its networks are undertrained."""
     settings, final, gaps = r["settings"], r["numbers"]["final"], r["numbers"]["gap_last10"]
     plain, decayed = final  # "lambda = 0", "lambda = <lam>"
-    text = (f"Without weight decay the training accuracy ends at {common.train_accuracy(final[plain]['train_acc'])} "
+    text = (f"Without weight decay the training accuracy ends at {texts.train_accuracy(final[plain]['train_acc'])} "
             f"and the test accuracy at {final[plain]['test_acc']:.3f}: a train/test gap of {gaps[plain]:.3f} over "
             f"the last 10 epochs. With lambda = {settings['lam']} the training accuracy ends at "
-            f"{common.train_accuracy(final[decayed]['train_acc'])}, the test accuracy at "
+            f"{texts.train_accuracy(final[decayed]['train_acc'])}, the test accuracy at "
             f"{final[decayed]['test_acc']:.3f}, and the gap is {gaps[decayed]:.3f}: ")
     if gaps[decayed] < gaps[plain]:
         text += f"weight decay narrows it by {gaps[plain] - gaps[decayed]:.3f}."
     else:
         text += "in this run weight decay does not narrow it."
-    return text + common.shorter_run(
+    return text + texts.shorter_run(
         EXPERIMENT, settings, "epochs", "epochs",
         "the networks are undertrained, and the gap between train and test accuracy that the chapter shows needs the "
         "full run (--full).")
@@ -56,7 +57,7 @@ EXPERIMENT = Experiment(
 
 
 def main(argv=None) -> dict[str, Any]:
-    return common.main(EXPERIMENT, argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

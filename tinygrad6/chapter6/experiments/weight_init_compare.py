@@ -15,17 +15,19 @@ import numpy as np
 
 from ... import nn, optim
 from ..train import Trainer
-from . import common
+from . import cli, loss_curves, plots, results, texts, training
+from .data import Data
 from .experiment import Experiment
+from .settings import resolve_settings
 
 STUCK = 0.05
 """A final loss within STUCK of log(10) (the loss of a network that gives every class 1/10) counts as not learning."""
 
 
-def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
+def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    settings = common.resolve_settings(EXPERIMENT, quick, overrides)
+    settings = resolve_settings(EXPERIMENT, quick, overrides)
     inits = {f"std={settings['std']}": settings["std"], "Xavier": "xavier", "He": "he"}
     trainers = {}
     for name, weight_init in inits.items():
@@ -33,22 +35,22 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
                        weight_init=weight_init, rng=seed)
         trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (data.x_train, data.t_train),
                                  verbose=False)
-    losses = common.lockstep(trainers, data.x_train, data.t_train, settings["iters"], settings["batch_size"], seed,
+    losses = training.lockstep(trainers, data.x_train, data.t_train, settings["iters"], settings["batch_size"], seed,
                              desc=EXPERIMENT.name, verbose=verbose,
                              after_update=True)  # the book's record, for its statistic
     test_acc = {name: trainer.evaluate(data.x_test, data.t_test)[1] for name, trainer in trainers.items()}
 
-    fig, axes = common.figure(figsize=(7, 4.8))
+    fig, axes = plots.figure(figsize=(7, 4.8))
     ax = axes[0, 0]
-    smoothed = common.plot_loss_curves(ax, losses, {name: f"{name}, test acc {test_acc[name]:.3f}" for name in losses},
-                                       "os^")
+    smoothed = loss_curves.plot_loss_curves(
+        ax, losses, {name: f"{name}, test acc {test_acc[name]:.3f}" for name in losses}, "os^")
     ax.set_ylim(0, 2.5)
     ax.legend()
-    common.suptitle(fig, f"{EXPERIMENT.title}\n{common.caption(data, quick)}")
+    plots.suptitle(fig, f"{EXPERIMENT.title}\n{texts.caption(data, quick)}")
 
     before = {name: np.array(trainer.history["loss"]) for name, trainer in trainers.items()}
-    result = common.loss_curves_result(data, seed, quick, settings, before, smoothed, test_acc)
-    return common.finish(EXPERIMENT, out, fig, result, started)
+    result = loss_curves.loss_curves_result(data, seed, quick, settings, before, smoothed, test_acc)
+    return results.finish(EXPERIMENT, out, fig, result, started)
 
 
 def what(r: dict[str, Any]) -> str:
@@ -71,7 +73,7 @@ def what(r: dict[str, Any]) -> str:
         text += "He learns faster, as suits ReLU (its larger std makes up for the half of the outputs ReLU sets to 0)."
     else:
         text += "in this run Xavier ends lower than He."
-    return text + common.shorter_run(EXPERIMENT, settings, "iters", "iterations",
+    return text + texts.shorter_run(EXPERIMENT, settings, "iters", "iterations",
                                      "the chapter's final losses need the full run (--full).")
 
 
@@ -89,7 +91,7 @@ EXPERIMENT = Experiment(
 
 
 def main(argv=None) -> dict[str, Any]:
-    return common.main(EXPERIMENT, argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":
