@@ -48,6 +48,6 @@ def browser():
 
 @pytest.fixture(scope="module")
 def digits():
-    from tinygrad6.chapter6.experiments import common
+    from tinygrad6.chapter6.experiments.data import load_data
 
-    return common.load_data("digits")
+    return load_data("digits")

@@ -11,13 +11,13 @@ import pytest
 
 from tinygrad6 import Tensor, nn, optim
 from tinygrad6 import functional as F
-from tinygrad6.chapter6.experiments import common, hyperparameter_search, optimizer_compare
+from tinygrad6.chapter6.experiments import hyperparameter_search, optimizer_compare, training
 from tinygrad6.chapter6.train import Trainer
 
 
 @pytest.fixture(autouse=True)
 def _one_blas_thread():
-    with common.one_blas_thread():
+    with training.one_blas_thread():
         yield
 
 
@@ -100,11 +100,11 @@ def test_smooth_curve_handles_the_edges_as_the_book():
     w = w / w.sum()
     last, first = np.zeros(40), np.zeros(40)
     last[-1] = first[0] = 1.0
-    assert common.smooth_curve(last)[-1] == pytest.approx(w[5] + w[6], rel=1e-12)
-    assert common.smooth_curve(first)[0] == pytest.approx(w[5], rel=1e-12)
+    assert training.smooth_curve(last)[-1] == pytest.approx(w[5] + w[6], rel=1e-12)
+    assert training.smooth_curve(first)[0] == pytest.approx(w[5], rel=1e-12)
     ramp = np.arange(40.0)
-    np.testing.assert_allclose(common.smooth_curve(ramp)[5:-5], ramp[5:-5], rtol=1e-12)  # inside: centred
-    assert len(common.smooth_curve(ramp)) == 40
+    np.testing.assert_allclose(training.smooth_curve(ramp)[5:-5], ramp[5:-5], rtol=1e-12)  # inside: centred
+    assert len(training.smooth_curve(ramp)) == 40
 
 
 def test_lockstep_can_record_the_loss_after_each_update_as_the_book(digits):
@@ -115,7 +115,7 @@ def test_lockstep_can_record_the_loss_after_each_update_as_the_book(digits):
         return Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, t), verbose=False)
 
     recorded = trainer()
-    after = common.lockstep({"a": recorded}, x, t, iters=5, batch_size=16, seed=3, after_update=True)["a"]
+    after = training.lockstep({"a": recorded}, x, t, iters=5, batch_size=16, seed=3, after_update=True)["a"]
     by_hand, rng = trainer(), np.random.default_rng(3)
     expected = []
     for _ in range(5):

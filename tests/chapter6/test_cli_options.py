@@ -8,41 +8,42 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tinygrad6.chapter6 import experiments, tour
-from tinygrad6.chapter6.experiments import common
+from tinygrad6.chapter6.experiments import cli, settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 # -- the type functions, one by one -------------------------------------------------------------------------------
 BAD_VALUES = [
-    (common.positive_int, "0", "positive integer"),
-    (common.positive_int, "-10", "positive integer"),
-    (common.positive_int, "2.5", "positive integer"),
-    (common.positive_int, "many", "positive integer"),
-    (common.nonnegative_int, "-1", "integer >= 0"),
-    (common.nonnegative_int, "nan", "integer >= 0"),
-    (common.probability, "1.5", "[0, 1)"),
-    (common.probability, "1", "[0, 1)"),
-    (common.probability, "-0.1", "[0, 1)"),
-    (common.probability, "nan", "[0, 1)"),
-    (common.fraction, "0", "(0, 1)"),
-    (common.fraction, "1", "(0, 1)"),
-    (common.positive_float, "0", "finite number > 0"),
-    (common.positive_float, "-0.01", "finite number > 0"),
-    (common.positive_float, "nan", "finite number > 0"),
-    (common.positive_float, "inf", "finite number > 0"),
-    (common.positive_float, "1e999", "finite number > 0"),  # parses as inf
-    (common.nonnegative_float, "-0.1", "finite number >= 0"),
-    (common.nonnegative_float, "nan", "finite number >= 0"),
-    (common.finite_float, "inf", "finite number"),
-    (common.finite_float, "-nan", "finite number"),
-    (common.decimal_exponent, "400", "between -300 and 300"),  # 10**400 overflows a float
-    (common.decimal_exponent, "nan", "between -300 and 300"),
+    (settings.positive_int, "0", "positive integer"),
+    (settings.positive_int, "-10", "positive integer"),
+    (settings.positive_int, "2.5", "positive integer"),
+    (settings.positive_int, "many", "positive integer"),
+    (settings.nonnegative_int, "-1", "integer >= 0"),
+    (settings.nonnegative_int, "nan", "integer >= 0"),
+    (settings.probability, "1.5", "[0, 1)"),
+    (settings.probability, "1", "[0, 1)"),
+    (settings.probability, "-0.1", "[0, 1)"),
+    (settings.probability, "nan", "[0, 1)"),
+    (settings.fraction, "0", "(0, 1)"),
+    (settings.fraction, "1", "(0, 1)"),
+    (settings.positive_float, "0", "finite number > 0"),
+    (settings.positive_float, "-0.01", "finite number > 0"),
+    (settings.positive_float, "nan", "finite number > 0"),
+    (settings.positive_float, "inf", "finite number > 0"),
+    (settings.positive_float, "1e999", "finite number > 0"),  # parses as inf
+    (settings.nonnegative_float, "-0.1", "finite number >= 0"),
+    (settings.nonnegative_float, "nan", "finite number >= 0"),
+    (settings.finite_float, "inf", "finite number"),
+    (settings.finite_float, "-nan", "finite number"),
+    (settings.decimal_exponent, "400", "between -300 and 300"),  # 10**400 overflows a float
+    (settings.decimal_exponent, "nan", "between -300 and 300"),
 ]
 
 
@@ -57,9 +58,10 @@ def expected_re(text: str) -> str:
 
 
 @pytest.mark.parametrize("check, text, value", [
-    (common.positive_int, "3", 3), (common.nonnegative_int, "0", 0), (common.probability, "0", 0.0),
-    (common.probability, "0.5", 0.5), (common.fraction, "0.2", 0.2), (common.positive_float, "1e-4", 1e-4),
-    (common.nonnegative_float, "0", 0.0), (common.finite_float, "-7", -7.0), (common.decimal_exponent, "-6", -6.0),
+    (settings.positive_int, "3", 3), (settings.nonnegative_int, "0", 0), (settings.probability, "0", 0.0),
+    (settings.probability, "0.5", 0.5), (settings.fraction, "0.2", 0.2), (settings.positive_float, "1e-4", 1e-4),
+    (settings.nonnegative_float, "0", 0.0), (settings.finite_float, "-7", -7.0),
+    (settings.decimal_exponent, "-6", -6.0),
 ])
 def test_each_type_accepts_good_values(check, text, value):
     assert check(text) == value
@@ -69,10 +71,10 @@ def test_output_folder_refuses_a_file_and_a_path_under_a_file(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     with pytest.raises(argparse.ArgumentTypeError, match="is a file, not a folder"):
-        common.output_folder(str(afile))
+        cli.output_folder(str(afile))
     with pytest.raises(argparse.ArgumentTypeError, match=f"{afile} is a file"):
-        common.output_folder(str(afile / "sub" / "dir"))
-    assert common.output_folder(str(tmp_path / "new" / "dir")) == tmp_path / "new" / "dir"
+        cli.output_folder(str(afile / "sub" / "dir"))
+    assert cli.output_folder(str(tmp_path / "new" / "dir")) == tmp_path / "new" / "dir"
     assert not (tmp_path / "new").exists()  # checking creates nothing
 
 
@@ -85,28 +87,28 @@ def test_output_folder_refuses_an_unwritable_folder(tmp_path):
     locked.chmod(0o500)
     try:
         with pytest.raises(argparse.ArgumentTypeError, match="cannot write"):
-            common.output_folder(str(locked / "out"))
+            cli.output_folder(str(locked / "out"))
     finally:
         locked.chmod(0o700)
 
 
 def test_output_folder_asks_the_system_whether_it_may_write(tmp_path, monkeypatch):
     """The same refusal as above, on any user: the system says no to writing in tmp_path."""
-    monkeypatch.setattr(common.os, "access", lambda path, mode: Path(path) != tmp_path)
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != tmp_path)
     with pytest.raises(argparse.ArgumentTypeError, match=f"cannot write in {tmp_path} \\(permission denied\\)"):
-        common.output_folder(str(tmp_path / "out"))
+        cli.output_folder(str(tmp_path / "out"))
 
 
 def test_mnist_folder_refuses_a_folder_without_mnist_files(tmp_path):
     with pytest.raises(argparse.ArgumentTypeError, match="no MNIST IDX files"):
-        common.mnist_folder(str(tmp_path))
+        cli.mnist_folder(str(tmp_path))
     with pytest.raises(argparse.ArgumentTypeError, match="not a folder"):
-        common.mnist_folder(str(tmp_path / "missing"))
+        cli.mnist_folder(str(tmp_path / "missing"))
 
 
 # -- every option of every experiment -----------------------------------------------------------------------------
 def options(name: str) -> list[str]:
-    return [f"--{key.replace('_', '-')}" for key in experiments.get(name).DEFAULTS]
+    return [f"--{key.replace('_', '-')}" for key in experiments.get(name).EXPERIMENT.defaults]
 
 
 EVERY_OPTION = [(name, option) for name in experiments.NAMES for option in options(name)]
@@ -125,18 +127,24 @@ def parse_error(main, argv: list[str], capsys) -> str:
 @pytest.mark.parametrize("name, option", EVERY_OPTION)
 @pytest.mark.parametrize("bad", ["nan", "inf", "ten"])
 def test_every_experiment_option_refuses_non_numbers(name, option, bad, capsys, monkeypatch):
-    monkeypatch.setattr(common, "load_data", forbidden)
+    forbid_loading(monkeypatch)
     line = parse_error(experiments.get(name).main, [option, bad, "--dataset", "digits"], capsys)
     assert line.startswith(f"python -m tinygrad6.experiments.{name}: error: argument {option}: ")
 
 
 def test_every_setting_has_a_type():
     for name in experiments.NAMES:
-        assert set(experiments.get(name).DEFAULTS) <= set(common.SETTING_TYPES), name
+        assert set(experiments.get(name).EXPERIMENT.defaults) <= set(settings.SETTING_TYPES), name
 
 
 def forbidden(*args, **kwargs):
     raise AssertionError("data was loaded before the command line was checked")
+
+
+def forbid_loading(monkeypatch) -> None:
+    """Make loading data fail, in the experiments' command line and in the tour."""
+    for module in (cli, tour):
+        monkeypatch.setattr(module, "load_data", forbidden)
 
 
 # The values of the hardening issue, and the other numbers each option must refuse.
@@ -156,13 +164,13 @@ BAD_OPTIONS = [
 
 @pytest.mark.parametrize("name, option, bad", BAD_OPTIONS)
 def test_a_bad_value_is_one_error_line_naming_the_option(name, option, bad, capsys, monkeypatch):
-    monkeypatch.setattr(common, "load_data", forbidden)
+    forbid_loading(monkeypatch)
     line = parse_error(experiments.get(name).main, [option, bad, "--dataset", "digits"], capsys)
     assert f"error: argument {option}: expected " in line and f"got {bad}" in line
 
 
 def test_settings_that_leave_an_empty_validation_split_are_refused_before_loading(capsys, monkeypatch):
-    monkeypatch.setattr(common, "load_data", forbidden)
+    forbid_loading(monkeypatch)
     line = parse_error(experiments.get("hyperparameter_search").main, ["--n-train", "4", "--dataset", "digits"],
                        capsys)
     assert "--n-train" in line and "--val-ratio" in line and "no validation" in line
@@ -178,7 +186,7 @@ def test_run_refuses_bad_settings_from_python(tmp_path):
 
 @pytest.mark.parametrize("where", ["file", "under a file"])
 def test_a_bad_out_is_refused_before_loading(where, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(common, "load_data", forbidden)
+    forbid_loading(monkeypatch)
     afile = tmp_path / "afile"
     afile.write_text("x")
     out = afile if where == "file" else afile / "out"
@@ -189,7 +197,7 @@ def test_a_bad_out_is_refused_before_loading(where, tmp_path, capsys, monkeypatc
 def test_a_folder_that_cannot_be_made_is_refused_before_loading(tmp_path, capsys, monkeypatch):
     """Whatever output_folder cannot foresee (a full disk, an ACL, root on a read-only mount) is caught by making
     the folder before any work."""
-    monkeypatch.setattr(common, "load_data", forbidden)
+    forbid_loading(monkeypatch)
 
     def refuse(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(self))
@@ -210,7 +218,7 @@ def test_a_bad_data_folder_is_refused_at_parse_time(tmp_path, capsys):
     (["--out", "{afile}"], "--out"), (["--out", "{afile}/sub"], "--out"), (["--data", "{tmp}"], "--data"),
 ])
 def test_the_tour_refuses_bad_options(argv, option, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(common, "load_data", forbidden)
+    forbid_loading(monkeypatch)
     (tmp_path / "afile").write_text("x")
     argv = [a.format(afile=tmp_path / "afile", tmp=tmp_path) for a in argv]
     line = parse_error(tour.main, argv, capsys)
@@ -221,7 +229,7 @@ def test_the_tour_and_the_experiments_share_one_definition_of_their_options():
     shared = ("--dataset", "--data", "--seed", "--out", "--quiet")
     tour_parser = tour.parser()
     for name in experiments.NAMES:
-        experiment = common.parser(experiments.get(name))
+        experiment = cli.parser(experiments.get(name).EXPERIMENT)
         for option in shared:
             mine, theirs = action(experiment, option), action(tour_parser, option)
             assert (mine.type, mine.choices, mine.metavar) == (theirs.type, theirs.choices, theirs.metavar), option
@@ -277,28 +285,28 @@ TOO_BIG = [
 @pytest.mark.parametrize("name, option, bad", TOO_BIG)
 def test_a_size_too_big_is_one_error_line_naming_the_option(name, option, bad, capsys, monkeypatch):
     module = experiments.get(name)
-    monkeypatch.setattr(common, "load_data", forbidden)
-    monkeypatch.setattr(module, "run", forbidden)  # nothing is allocated before the check
+    forbid_loading(monkeypatch)
+    monkeypatch.setattr(module, "EXPERIMENT", replace(module.EXPERIMENT, run=forbidden))  # nothing allocated before
     line = parse_error(module.main, [option, bad, "--dataset", "digits"], capsys)
     assert f"error: argument {option}: expected a positive integer up to " in line and f"got {bad}" in line
 
 
 def test_sizes_that_only_clash_together_are_refused_before_running(capsys, monkeypatch):
     module = experiments.get("activation_histograms")
-    monkeypatch.setattr(module, "run", forbidden)
+    monkeypatch.setattr(module, "EXPERIMENT", replace(module.EXPERIMENT, run=forbidden))
     line = parse_error(module.main, ["--samples", "100000", "--units", "1000", "--layers", "20"], capsys)
     assert "--samples" in line and "2,000,000,000 activations" in line
 
 
 def test_every_size_bound_allows_the_chapters_values_and_is_in_the_help():
     for name in experiments.NAMES:
-        module = experiments.get(name)
-        common.resolve_settings(module, False, {})  # the chapter's sizes pass every check
-        text = common.parser(module).format_help()
-        for key in set(module.DEFAULTS) & set(common.SIZE_LIMITS):
-            assert module.DEFAULTS[key] * 3 <= common.SIZE_LIMITS[key], (name, key)
-            assert f"at most {common.SIZE_LIMITS[key]:,}" in text, (name, key)
-    assert common.SIZE_LIMITS["n_train"] == 60_000  # all of MNIST
+        experiment = experiments.get(name).EXPERIMENT
+        settings.resolve_settings(experiment, False, {})  # the chapter's sizes pass every check
+        text = cli.parser(experiment).format_help()
+        for key in set(experiment.defaults) & set(settings.SIZE_LIMITS):
+            assert experiment.defaults[key] * 3 <= settings.SIZE_LIMITS[key], (name, key)
+            assert f"at most {settings.SIZE_LIMITS[key]:,}" in text, (name, key)
+    assert settings.SIZE_LIMITS["n_train"] == 60_000  # all of MNIST
 
 
 @pytest.mark.parametrize("main", [experiments.get("dropout").main, tour.main], ids=["experiment", "tour"])
@@ -306,7 +314,7 @@ def test_every_size_bound_allows_the_chapters_values_and_is_in_the_help():
                                           ("--data", "{tmp}/" + "a" * 300)],
                          ids=["out-long-name", "out-long-path", "data-long-name"])
 def test_an_unusable_path_is_one_error_line(main, option, path, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(common, "load_data", forbidden)
+    forbid_loading(monkeypatch)
     line = parse_error(main, [option, path.format(tmp=tmp_path), "--dataset", "digits"], capsys)
     assert f"error: argument {option}: cannot use " in line and "as a folder: File name too long" in line, line
     assert len(line) < 300

@@ -18,7 +18,8 @@ from mnist_files import MNIST_DIR, fake_mnist, needs_mnist
 
 from tinygrad6 import nn, optim, viz
 from tinygrad6.chapter6 import experiments, tour
-from tinygrad6.chapter6.experiments import common
+from tinygrad6.chapter6.experiments import cli, training
+from tinygrad6.chapter6.experiments.data import Data, load_data
 from tinygrad6.chapter6.train import Trainer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -26,7 +27,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(autouse=True)
 def _one_blas_thread():
-    with common.one_blas_thread():
+    with training.one_blas_thread():
         yield
 
 
@@ -56,7 +57,7 @@ def check_optimizer_compare(r):
     for statistic in ("book_final_loss", "mean_loss_before_update"):
         loss = r["numbers"][statistic]
         assert max(loss["Momentum"], loss["AdaGrad"], loss["Adam"]) < loss["SGD"]
-    assert r["settings"]["iters"] == experiments.get("optimizer_compare").QUICK["iters"]
+    assert r["settings"]["iters"] == experiments.get("optimizer_compare").EXPERIMENT.quick["iters"]
 
 
 def check_activation_histograms(r):
@@ -113,10 +114,10 @@ def test_each_quick_experiment_writes_its_figure_and_numbers(name, tmp_path):
     assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 0.05  # a real drawing, not blank
     assert r["experiment"] == name and r["quick"] is True and r["files"] == [f"{name}.png", f"{name}.json"]
     assert r["what"] and r["summary"] and r["title"]
-    module = experiments.get(name)
-    if module.NEEDS_DATA:
+    experiment = experiments.get(name).EXPERIMENT
+    if experiment.needs_data:
         assert r["dataset"].startswith("scikit-learn 8x8 digits")
-    for key, value in module.QUICK.items():
+    for key, value in experiment.quick.items():
         assert r["settings"][key] == value
     CHECKS[name](r)
 
@@ -181,7 +182,7 @@ MNIST_CHECKS = {"optimizer_paths": check_optimizer_paths, "activation_histograms
 @pytest.mark.parametrize("name", experiments.NAMES)
 def test_each_quick_experiment_on_mnist_reaches_the_conclusion_the_docs_state(name, tmp_path):
     r = experiments.get(name).main(["--quick", "--data", str(MNIST_DIR), "--out", str(tmp_path), "--quiet"])
-    if experiments.get(name).NEEDS_DATA:
+    if experiments.get(name).EXPERIMENT.needs_data:
         assert r["dataset"].startswith("MNIST test set only")
     MNIST_CHECKS[name](r)
 
@@ -194,14 +195,14 @@ def test_command_line_settings_override_the_quick_ones(tmp_path):
 
 def test_the_search_never_touches_the_test_set(digits, tmp_path):
     module = experiments.get("hyperparameter_search")
-    blind = common.Data("digits", "no test set", digits.x_train, digits.t_train, None, None)  # any use would fail
+    blind = Data("digits", "no test set", digits.x_train, digits.t_train, None, None)  # any use would fail
     r = module.run(blind, tmp_path, quick=True, verbose=False, trials=3, epochs=2, best=3)
     assert len(r["numbers"]["best"]) == 3
 
 
 def test_a_folder_with_only_the_test_set_is_split_8000_2000(tmp_path):
     fake_mnist(tmp_path / "mnist", n_test=10_000, test_only=True)
-    data = common.load_data(data_dir=tmp_path / "mnist")
+    data = load_data(data_dir=tmp_path / "mnist")
     assert data.name == "mnist" and len(data.x_train) == 8000 and len(data.x_test) == 2000
     assert "10,000" in data.caption and "split 8,000 train / 2,000 test" in data.caption
     experiments.get("weight_decay").main(["--quick", "--data", str(tmp_path / "mnist"), "--out", str(tmp_path),
@@ -213,12 +214,12 @@ def test_a_folder_with_only_the_test_set_is_split_8000_2000(tmp_path):
 def test_default_data_is_mnist_when_on_disk_else_digits_with_a_notice(tmp_path, monkeypatch):
     notices = []
     monkeypatch.setenv("TINYGRAD6_DATA", str(tmp_path / "empty"))
-    data = common.load_data(notice=notices.append)
+    data = load_data(notice=notices.append)
     assert data.name == "digits" and len(notices) == 1
     assert "digits" in notices[0] and str(tmp_path / "empty") in notices[0] and "--dataset mnist" in notices[0]
     fake_mnist(tmp_path / "full", n_train=40, n_test=10)
     monkeypatch.setenv("TINYGRAD6_DATA", str(tmp_path / "full"))
-    data = common.load_data(notice=notices.append)
+    data = load_data(notice=notices.append)
     assert data.name == "mnist" and len(data.x_train) == 40 and len(notices) == 1
     assert "60,000" in data.caption
 
@@ -226,16 +227,16 @@ def test_default_data_is_mnist_when_on_disk_else_digits_with_a_notice(tmp_path, 
 def test_a_bad_data_folder_names_the_files_it_expects(tmp_path):
     # on the command line, --data is checked while parsing (tests/chapter6/test_cli_options.py)
     with pytest.raises(FileNotFoundError, match=r"^--data .*no MNIST IDX files .*t10k-images-idx3-ubyte.gz"):
-        common.load_data(data_dir=tmp_path)
+        load_data(data_dir=tmp_path)
 
 
 def test_smooth_curve_keeps_length_and_removes_noise():
     rng = np.random.default_rng(0)
     y = np.linspace(2, 0, 500) + 0.3 * rng.standard_normal(500)
-    s = common.smooth_curve(y)
+    s = training.smooth_curve(y)
     assert s.shape == y.shape
     assert np.std(np.diff(s)) < 0.3 * np.std(np.diff(y))
-    np.testing.assert_allclose(common.smooth_curve(np.full(50, 3.0)), 3.0)
+    np.testing.assert_allclose(training.smooth_curve(np.full(50, 3.0)), 3.0)
 
 
 class RecordingBars:
@@ -271,14 +272,14 @@ def test_progress_bars_come_from_one_helper_and_are_closed_on_errors(monkeypatch
     model = nn.MLP(2, [3], 2, rng=0)
     trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, t), epochs=1, batch_size=10, verbose=True)
     trainer.fit()
-    common.lockstep({"a": trainer}, x, t, iters=3, batch_size=10, seed=0, desc="lockstep")
+    training.lockstep({"a": trainer}, x, t, iters=3, batch_size=10, seed=0, desc="lockstep")
     assert [(bar.options["total"], bar.n, bar.closed) for bar in fake.bars] == [(4, 4, True), (3, 3, True)]
 
     def broken(x, t):
         raise RuntimeError("a step that fails")
 
     trainer.step = broken
-    for train in (trainer.fit, lambda: common.lockstep({"a": trainer}, x, t, 3, 10, seed=0, desc="lockstep")):
+    for train in (trainer.fit, lambda: training.lockstep({"a": trainer}, x, t, 3, 10, seed=0, desc="lockstep")):
         with pytest.raises(RuntimeError, match="a step that fails"):
             train()
         assert fake.bars[-1].closed  # no bar left drawn under the traceback
@@ -292,14 +293,14 @@ def test_without_tqdm_training_draws_no_bar(monkeypatch, capsys):
     model = nn.MLP(2, [3], 2, rng=0)
     trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), (x, t), epochs=1, batch_size=10, verbose=True)
     trainer.fit()
-    common.lockstep({"a": trainer}, x, t, iters=2, batch_size=10, seed=0, desc="lockstep")
+    training.lockstep({"a": trainer}, x, t, iters=2, batch_size=10, seed=0, desc="lockstep")
     assert capsys.readouterr() == ("", "")
 
 
 def test_the_experiments_call_their_settings_settings():
     # `s` for the settings in every experiment made a reader look up what `s` was; no function of the experiments
     # has a parameter or a variable named `s` any more
-    folder = Path(common.__file__).parent
+    folder = Path(cli.__file__).parent
     short = []
     for path in sorted(folder.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -11,13 +11,14 @@ import pytest
 from mnist_files import MNIST_DIR, needs_mnist
 
 from tinygrad6 import F, datasets, is_grad_enabled, nn, optim
-from tinygrad6.chapter6.experiments import common
+from tinygrad6.chapter6.experiments import overfit, training
+from tinygrad6.chapter6.experiments.data import load_data
 from tinygrad6.chapter6.train import Trainer
 
 
 @pytest.fixture(autouse=True)
 def _one_blas_thread():
-    with common.one_blas_thread():  # small matrices: a second BLAS thread only slows a busy machine down
+    with training.one_blas_thread():  # small matrices: a second BLAS thread only slows a busy machine down
         yield
 
 
@@ -143,11 +144,12 @@ def test_a_batchnorm_mlp_learns_real_digits_where_the_plain_one_cannot():
 def test_weight_decay_narrows_the_train_test_gap_on_real_digits():
     from tinygrad6.chapter6.experiments import weight_decay
 
-    data = common.load_data(data_dir=MNIST_DIR)
-    settings = dict(weight_decay.DEFAULTS)  # the chapter's setup: 300 images, 6x100 ReLU, SGD 0.01, 201 epochs
-    curves = common.overfit(data, {"0": {"l2": 0.0}, "0.1": {"l2": 0.1}}, settings, seed=0, desc="",
+    data = load_data(data_dir=MNIST_DIR)
+    # the chapter's setup: 300 images, 6x100 ReLU, SGD 0.01, 201 epochs
+    settings = dict(weight_decay.EXPERIMENT.defaults)
+    curves = overfit.overfit(data, {"0": {"l2": 0.0}, "0.1": {"l2": 0.1}}, settings, seed=0, desc="",
                             verbose=False)
-    gap_0, gap_01 = common.gap(curves["0"]), common.gap(curves["0.1"])
+    gap_0, gap_01 = overfit.gap(curves["0"]), overfit.gap(curves["0.1"])
     # measured (seed 0): lambda 0 trains to 1.000 and tests at 0.80 (gap 0.195); lambda 0.1: gap 0.145
     assert curves["0"]["train_acc"][-1] > 0.99  # without weight decay it memorises its 300 images
     assert gap_01 < gap_0 - 0.02

@@ -290,10 +290,10 @@ def test_an_experiment_gives_the_same_numbers_with_and_without_eager(name, tmp_p
     import json
 
     from tinygrad6.chapter6 import experiments
-    from tinygrad6.chapter6.experiments import common
+    from tinygrad6.chapter6.experiments import training
 
     results = {}
-    with common.one_blas_thread():
+    with training.one_blas_thread():
         for flag in ([], ["--eager"]):
             out = tmp_path / (flag[0][2:] if flag else "compiled")
             experiments.get(name).main(["--quick", "--dataset", "digits", "--out", str(out), "--quiet", *flag])

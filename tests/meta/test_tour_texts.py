@@ -14,17 +14,18 @@ import pytest
 from mnist_files import fake_mnist
 
 from tinygrad6.chapter6 import experiments, tour
-from tinygrad6.chapter6.experiments import common
+from tinygrad6.chapter6.experiments import plots, results, training
+from tinygrad6.chapter6.experiments.data import Data, load_data
 
 
 def what_of(name: str, numbers: dict, settings: dict, tmp_path: Path, quick: bool = False) -> str:
     """The "what it shows" text the experiment writes for a result with these numbers and settings (through
-    `common.finish`, as a run writes it)."""
-    module = experiments.get(name)
-    fig, _ = common.figure(figsize=(2, 2))
-    s = {**module.DEFAULTS, **(module.QUICK if quick else {}), **settings}
+    `results.finish`, as a run writes it)."""
+    experiment = experiments.get(name).EXPERIMENT
+    fig, _ = plots.figure(figsize=(2, 2))
+    s = {**experiment.defaults, **(experiment.quick if quick else {}), **settings}
     result = {"dataset": "fake", "seed": 0, "quick": quick, "settings": s, "numbers": numbers, "summary": "fake"}
-    return common.finish(module, tmp_path, fig, result, time.perf_counter())["what"]
+    return results.finish(experiment, tmp_path, fig, result, time.perf_counter())["what"]
 
 
 def affirms(text: str, phrase: str) -> bool:
@@ -160,30 +161,30 @@ TINY = {"optimizer_paths": {}, "optimizer_compare": {"iters": 12}, "activation_h
 
 
 @pytest.fixture(scope="module")
-def long_caption_digits(tmp_path_factory) -> common.Data:
+def long_caption_digits(tmp_path_factory) -> Data:
     """The digits under the longest caption a run can have (that of the MNIST test set alone, split 8,000 / 2,000),
     so titles are as wide as on the real data."""
     folder = tmp_path_factory.mktemp("mnist")
     fake_mnist(folder, n_test=10_000, test_only=True)
-    with common.one_blas_thread():
-        data = common.load_data("digits")
-    data.caption = common.load_data(data_dir=folder).caption
+    with training.one_blas_thread():
+        data = load_data("digits")
+    data.caption = load_data(data_dir=folder).caption
     return data
 
 
 @pytest.mark.parametrize("name", experiments.NAMES)
 def test_no_figure_cuts_its_titles(name, long_caption_digits, tmp_path, monkeypatch):
     figures = []
-    finish = common.finish
+    finish = results.finish
 
-    def keep(module, out, fig, result, started):
+    def keep(experiment, out, fig, result, started):
         figures.append(fig)
-        return finish(module, out, fig, result, started)
+        return finish(experiment, out, fig, result, started)
 
-    monkeypatch.setattr(common, "finish", keep)
-    module = experiments.get(name)
-    with common.one_blas_thread():
-        module.run(long_caption_digits if module.NEEDS_DATA else None, tmp_path, quick=True, verbose=False,
+    monkeypatch.setattr(results, "finish", keep)
+    experiment = experiments.get(name).EXPERIMENT
+    with training.one_blas_thread():
+        experiment.run(long_caption_digits if experiment.needs_data else None, tmp_path, quick=True, verbose=False,
                    **TINY[name])
     (fig,) = figures
     fig.canvas.draw()

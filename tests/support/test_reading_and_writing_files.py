@@ -8,6 +8,7 @@ refusal itself takes milliseconds and a few kB), so a loaded machine does not ma
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import os
@@ -434,7 +435,7 @@ def fake_tour(monkeypatch):
             if fail:
                 raise KeyboardInterrupt  # Ctrl-C in the middle of the run
             return fake_result(label)
-        monkeypatch.setattr(module, "run", run)
+        monkeypatch.setattr(module, "EXPERIMENT", dataclasses.replace(module.EXPERIMENT, run=run))
         tour.run(out, only=["optimizer_paths"], verbose=False)
 
     monkeypatch.setattr(tour, "render_batchnorm", lambda out, seed=0: {"files": [], "note": None})

@@ -36,7 +36,8 @@ from ..engine.modes import record_source
 from ..engine.tensor import Tensor
 from ..support import files
 from . import experiments
-from .experiments import common
+from .experiments import cli, training
+from .experiments.data import Data, load_data
 from .train import compiled_trainers
 
 BATCHNORM_WHAT = ("Batch Normalization built from the engine's primitive ops (mean, subtract, square, sqrt, divide, "
@@ -83,10 +84,10 @@ def render_batchnorm(out: Path, seed: int = 0) -> dict[str, Any]:
 
 
 def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str | None = None, seed: int = 0,
-        only: Sequence[str] | None = None, verbose: bool = True, data: common.Data | None = None,
+        only: Sequence[str] | None = None, verbose: bool = True, data: Data | None = None,
         eager: bool = False) -> Path:
     """Run the tour into `out` and return the path of index.html. `data` (already loaded) replaces
-    dataset/data_dir (see `experiments.common.load_data`). The experiments train with compiled steps unless
+    dataset/data_dir (see `experiments.data.load_data`). The experiments train with compiled steps unless
     `eager` (the same numbers)."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -96,21 +97,21 @@ def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str
     mode = "full (the chapter's sizes)" if full else "quick (--full for the chapter's sizes)"
     say(f"tinygrad6 tour: Batch Normalization's graph and {len(names)} experiment{'s' if len(names) > 1 else ''}, "
         f"{mode}, writing {out}/")
-    modules = [experiments.get(name) for name in names]
-    if data is None and any(m.NEEDS_DATA for m in modules):
-        data = common.load_data(dataset, data_dir, notice=say)
+    chosen = [experiments.get(name).EXPERIMENT for name in names]
+    if data is None and any(e.needs_data for e in chosen):
+        data = load_data(dataset, data_dir, notice=say)
     if data is not None:
         say(f"data: {data.caption}")
-    with common.one_blas_thread(), compiled_trainers(not eager):
+    with training.one_blas_thread(), compiled_trainers(not eager):
         t0 = time.perf_counter()
         say("Batch Normalization's graph and step-through page ...", flush=True)
         batchnorm = render_batchnorm(out, seed)
         say(f"      done in {time.perf_counter() - t0:.1f} s")
         results = []
-        for k, module in enumerate(modules, start=1):  # numbered as on the page: experiment k of len(modules)
-            say(f"[{k}/{len(modules)}] {module.NAME} ...", flush=True)
-            result = module.run(data if module.NEEDS_DATA else None, out, seed=seed, quick=not full,
-                                verbose=verbose)
+        for k, experiment in enumerate(chosen, start=1):  # numbered as on the page: experiment k of len(chosen)
+            say(f"[{k}/{len(chosen)}] {experiment.name} ...", flush=True)
+            result = experiment.run(data if experiment.needs_data else None, out, seed=seed, quick=not full,
+                                    verbose=verbose)
             results.append(result)
             say(f"      done in {result['seconds']:.1f} s: {result['summary']}")
     seconds = time.perf_counter() - started
@@ -153,7 +154,7 @@ summary { cursor: pointer; color: #555; font-size: 0.9em; }
 """
 
 
-def page(batchnorm: dict[str, Any], results: list[dict[str, Any]], data: common.Data | None, full: bool,
+def page(batchnorm: dict[str, Any], results: list[dict[str, Any]], data: Data | None, full: bool,
          seconds: float) -> str:
     """index.html: the Batch Normalization drawing, then one section per experiment, "Experiment k of n" as the
     progress lines count them."""
@@ -231,9 +232,9 @@ def _flatten(key: str, value: Any, depth: int = 0) -> list[tuple[str, str]]:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The tour's command line: the experiments' shared options (`common.add_shared_options`), --full and --only."""
+    """The tour's command line: the experiments' shared options (`cli.add_shared_options`), --full and --only."""
     p = argparse.ArgumentParser(prog="python -m tinygrad6.tour", description=__doc__.split("\n")[0])
-    common.add_shared_options(p, "tour", "folder for index.html and the figures (default: tour)")
+    cli.add_shared_options(p, "tour", "folder for index.html and the figures (default: tour)")
     p.add_argument("--full", action="store_true", help="the chapter's sizes (minutes) instead of the quick form")
     p.add_argument("--only", nargs="+", choices=experiments.NAMES, metavar="NAME",
                    help=f"run only these experiments (of {', '.join(experiments.NAMES)})")
@@ -244,13 +245,13 @@ def main(argv: Sequence[str] | None = None) -> Path:
     """Check the command line and the output folder, load the data once, and run the tour."""
     p = parser()
     args = p.parse_args(argv)
-    common.make_output_folder(p, args.out)
+    cli.make_output_folder(p, args.out)
     say = (lambda *a, **k: None) if args.quiet else print
-    needs_data = any(experiments.get(name).NEEDS_DATA for name in (args.only or experiments.NAMES))
+    needs_data = any(experiments.get(name).EXPERIMENT.needs_data for name in (args.only or experiments.NAMES))
     try:
         import matplotlib  # noqa: F401  (fail now, not after the first experiments, when it is missing)
 
-        data = common.load_data(args.dataset, args.data, notice=say) if needs_data else None
+        data = load_data(args.dataset, args.data, notice=say) if needs_data else None
     except (OSError, ValueError, ImportError) as e:  # no files and no network, a bad IDX file, a missing extra
         raise SystemExit(f"error: {e}") from None
     return run(args.out, full=args.full, seed=args.seed, only=args.only, verbose=not args.quiet, data=data,

@@ -9,7 +9,6 @@ The forward pass runs on the engine (Tensors, under no_grad); inputs and weights
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,10 @@ import numpy as np
 from ... import init
 from ...engine.modes import no_grad
 from ...engine.tensor import Tensor
-from . import common
-
-NAME = "activation_histograms"
-TITLE = "Activations of 5 layers x 100 units under different initial weights"
-SETUP = ("Histograms of each layer's activations for sigmoid, tanh and ReLU under four choices of initial weights "
-         "(std 1, std 0.01, Xavier, He).")
-NEEDS_DATA = False
-DEFAULTS: dict[str, Any] = {"samples": 1000, "units": 100, "layers": 5, "bins": 30}
-QUICK: dict[str, Any] = {}  # a few small matrix products: the quick run is the full one
+from . import cli, plots, results, texts
+from .data import Data
+from .experiment import Experiment
+from .settings import resolve_settings
 
 MAX_VALUES = 20_000_000
 """The most activations one row of the figure holds (samples x units x layers floats, 160 MB; the chapter's:
@@ -62,14 +56,14 @@ def activations(x: np.ndarray, weight_init: str | float, activation: str, layers
     return outputs
 
 
-def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
+def run(data: Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
         verbose: bool = True, **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
+    settings = resolve_settings(EXPERIMENT, quick, overrides)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((settings["samples"], settings["units"]))
     rows = [(act, w) for act in ACTIVATIONS for w in INITS]
-    fig, axes = common.figure(len(rows), settings["layers"], figsize=(2.0 * settings["layers"] + 1, 1.25 * len(rows)),
+    fig, axes = plots.figure(len(rows), settings["layers"], figsize=(2.0 * settings["layers"] + 1, 1.25 * len(rows)),
                               sharey="row")
     stats: dict[str, dict[str, Any]] = {}
     for r, (act, w) in enumerate(rows):
@@ -91,8 +85,8 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
             if r == 0:
                 ax.set_title(f"layer {i + 1}", fontsize=9)
         axes[r, 0].set_ylabel(f"{act}\n{w}", fontsize=9)
-    common.suptitle(fig, f"{TITLE}\n{settings['samples']} standard-normal inputs; rows: activation and initial "
-                         f"weights; x axis: activation value (ReLU: the non-zero outputs only)")
+    plots.suptitle(fig, f"{EXPERIMENT.title}\n{settings['samples']} standard-normal inputs; rows: activation and "
+                         f"initial weights; x axis: activation value (ReLU: the non-zero outputs only)")
 
     last = {k: v["std"][-1] for k, v in stats.items()}
     summary = (f"sigmoid, std=1: {100 * stats['sigmoid, std=1']['saturated_or_zero'][-1]:.0f}% of layer "
@@ -105,7 +99,7 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
               "numbers": {"per_layer": stats,
                           "note": "saturated_or_zero: sigmoid < 0.01 or > 0.99; tanh |a| > 0.99; relu a == 0"},
               "summary": summary}
-    return common.finish(sys.modules[__name__], out, fig, result, started)
+    return results.finish(EXPERIMENT, out, fig, result, started)
 
 
 def trend(first: float, last: float) -> str:
@@ -140,12 +134,26 @@ def what(r: dict[str, Any]) -> str:
         by_trend.setdefault(trend(std[0], std[-1]), []).append(w)
     text += (f"For ReLU the std goes from layer 1 to layer {layers}: "
              + ", ".join(f"{w} {std[0]:.2g} to {std[-1]:.2g}" for w, std in relu.items())
-             + "; it " + "; it ".join(f"{how} with {common.listed(ws)}" for how, ws in by_trend.items()) + ".")
+             + "; it " + "; it ".join(f"{how} with {texts.listed(ws)}" for how, ws in by_trend.items()) + ".")
     return text
 
 
+EXPERIMENT = Experiment(
+    name="activation_histograms",
+    title="Activations of 5 layers x 100 units under different initial weights",
+    setup="Histograms of each layer's activations for sigmoid, tanh and ReLU under four choices of initial weights "
+          "(std 1, std 0.01, Xavier, He).",
+    needs_data=False,
+    defaults={"samples": 1000, "units": 100, "layers": 5, "bins": 30},
+    quick={},  # a few small matrix products: the quick run is the full one
+    run=run,
+    what=what,
+    check=check,
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ mini-batches. The training accuracy is measured on the 1,000 training images aft
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,30 +19,25 @@ import numpy as np
 from ... import nn, optim
 from ..progress import progress_bar
 from ..train import Trainer
-from . import common
+from . import cli, plots, results, texts, training
+from .data import Data
+from .experiment import Experiment
+from .settings import resolve_settings
 
-NAME = "batchnorm_compare"
-TITLE = "Batch Normalization vs none over 16 initial weight scales (5x100 ReLU network, SGD)"
-SETUP = ("Training accuracy per epoch of the same network with Batch Normalization (solid) and without it (dashed), "
-         "one panel per scale of the initial weights.")
 LEARNED, STUCK = 0.5, 0.2
 """Final training accuracies the text counts as learned (at least LEARNED) and as not learning (below STUCK;
 chance is 0.1)."""
-NEEDS_DATA = True
-DEFAULTS: dict[str, Any] = {"n_train": 1000, "epochs": 20, "batch_size": 100, "hidden": 100, "layers": 5,
-                            "lr": 0.01, "scales": 16}
-QUICK: dict[str, Any] = {"epochs": 10}
 
 
-def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
+def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
-    x, t = common.subset(data, settings["n_train"])
+    settings = resolve_settings(EXPERIMENT, quick, overrides)
+    x, t = training.subset(data, settings["n_train"])
     per_epoch = max(len(x) // settings["batch_size"], 1)
     scales = np.logspace(0, -4, settings["scales"])
     curves: dict[str, dict[str, list[float]]] = {}
-    with progress_bar(len(scales), NAME, verbose) as bar:
+    with progress_bar(len(scales), EXPERIMENT.name, verbose) as bar:
         for i, w in enumerate(scales):
             trainers = {}
             for name, batchnorm in (("BatchNorm", True), ("no BatchNorm", False)):
@@ -51,13 +45,13 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
                                weight_init=float(w), batchnorm=batchnorm, rng=seed + i)
                 trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (x, t), verbose=False)
             with np.errstate(over="ignore", invalid="ignore"):  # large initial weights without BatchNorm overflow
-                common.lockstep(trainers, x, t, settings["epochs"] * per_epoch, settings["batch_size"], seed + i,
+                training.lockstep(trainers, x, t, settings["epochs"] * per_epoch, settings["batch_size"], seed + i,
                                 eval_every=per_epoch, verbose=False)
             curves[f"{w:.4g}"] = {name: tr.history["train_acc"] for name, tr in trainers.items()}
             bar.update(1)
 
     side = int(np.ceil(np.sqrt(len(scales))))
-    fig, axes = common.figure(side, side, figsize=(10, 9), sharex=True, sharey=True)
+    fig, axes = plots.figure(side, side, figsize=(10, 9), sharex=True, sharey=True)
     epochs = np.arange(1, settings["epochs"] + 1)
     for ax, (w, acc) in zip(axes.flat, curves.items()):
         ax.plot(epochs, acc["BatchNorm"], color="tab:blue", label="Batch Normalization")
@@ -71,7 +65,7 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     for ax in axes[:, 0]:
         ax.set_ylabel("train accuracy")
     axes[0, 0].legend(fontsize=8, loc="lower right")
-    common.suptitle(fig, f"{TITLE}\n{len(x)} training images; {common.caption(data, quick)}")
+    plots.suptitle(fig, f"{EXPERIMENT.title}\n{len(x)} training images; {texts.caption(data, quick)}")
 
     final = {w: {name: float(a[-1]) for name, a in acc.items()} for w, acc in curves.items()}
     wins = sum(v["BatchNorm"] > v["no BatchNorm"] for v in final.values())
@@ -83,10 +77,10 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
     result = {"dataset": data.caption, "seed": seed, "quick": quick, "settings": {**settings, "n_train_used": len(x)},
               "numbers": {"final_train_acc": final, "bn_wins": wins, "mean_final_train_acc_bn": mean_bn,
                           "mean_final_train_acc_plain": mean_plain,
-                          "train_acc": {w: {n: common.rounded(a) for n, a in acc.items()}
+                          "train_acc": {w: {n: results.rounded(a) for n, a in acc.items()}
                                         for w, acc in curves.items()}},
               "summary": summary}
-    return common.finish(sys.modules[__name__], out, fig, result, started)
+    return results.finish(EXPERIMENT, out, fig, result, started)
 
 
 def what(r: dict[str, Any]) -> str:
@@ -107,12 +101,26 @@ def what(r: dict[str, Any]) -> str:
                  f"0.1): there learning does not start.")
     else:
         text += ", and it starts learning at every scale."
-    return text + common.shorter_run(sys.modules[__name__], settings, "epochs", "epochs",
+    return text + texts.shorter_run(EXPERIMENT, settings, "epochs", "epochs",
                                      "the curves stop early, and the chapter's curves need the full run (--full).")
 
 
+EXPERIMENT = Experiment(
+    name="batchnorm_compare",
+    title="Batch Normalization vs none over 16 initial weight scales (5x100 ReLU network, SGD)",
+    setup="Training accuracy per epoch of the same network with Batch Normalization (solid) and without it (dashed), "
+          "one panel per scale of the initial weights.",
+    needs_data=True,
+    defaults={"n_train": 1000, "epochs": 20, "batch_size": 100, "hidden": 100, "layers": 5,
+              "lr": 0.01, "scales": 16},
+    quick={"epochs": 10},
+    run=run,
+    what=what,
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

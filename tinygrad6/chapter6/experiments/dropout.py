@@ -13,20 +13,13 @@ one whose weights after each Dropout are (1-p) times smaller and learn with a (1
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-from . import common
+from . import cli, overfit, texts
+from .data import Data
+from .experiment import Experiment
 
-NAME = "dropout"
-TITLE = "Overfitting fought by Dropout (6x100 ReLU network, 300 training images)"
-SETUP = ("Train (solid) and test (dashed) accuracy after every epoch of the same network trained on 300 images, "
-         "without Dropout, with the book's Dropout and with inverted Dropout (PyTorch's form).")
-NEEDS_DATA = True
-DEFAULTS: dict[str, Any] = {"n_train": 300, "epochs": 301, "batch_size": 100, "hidden": 100, "layers": 6,
-                            "lr": 0.01, "p": 0.2}
-QUICK: dict[str, Any] = {"epochs": 100}
 NOTE = ("Same weights and batches in every panel, same masks in both Dropout panels. The book's Dropout = inverted "
         "Dropout with the weights after each Dropout (1-p) times smaller and their learning rate (1-p)² times lower.")
 
@@ -38,9 +31,9 @@ def variants(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
             f"inverted Dropout {settings['p']}": {"dropout": settings["p"], "inverted": True}}
 
 
-def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
+def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
-    return common.run_overfit(sys.modules[__name__], data, out, seed, quick, verbose, overrides, variants, NOTE)
+    return overfit.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides, variants, NOTE)
 
 
 def what(r: dict[str, Any]) -> str:
@@ -49,28 +42,42 @@ def what(r: dict[str, Any]) -> str:
     settings, final, gaps = r["settings"], r["numbers"]["final"], r["numbers"]["gap_last10"]
     plain, book, inverted = final  # the names `variants` gives, in its order
     p = settings["p"]
-    text = (f"Without Dropout the training accuracy ends at {common.train_accuracy(final[plain]['train_acc'])} and "
+    text = (f"Without Dropout the training accuracy ends at {texts.train_accuracy(final[plain]['train_acc'])} and "
             f"the test accuracy at {final[plain]['test_acc']:.3f}: a train/test gap of {gaps[plain]:.3f} over the "
             f"last 10 epochs. With the book's Dropout {p} (mask in training, x (1-p) at test) the training accuracy "
-            f"ends at {common.train_accuracy(final[book]['train_acc'])} and the gap is {gaps[book]:.3f}, ")
+            f"ends at {texts.train_accuracy(final[book]['train_acc'])} and the gap is {gaps[book]:.3f}, ")
     text += "narrower than without Dropout. " if gaps[book] < gaps[plain] else "no narrower than without Dropout. "
     faster = final[inverted]["train_acc"] > final[book]["train_acc"]
     text += (f"Inverted Dropout {p} (PyTorch's form) is the same network with the weights after each Dropout learning "
              f"(1-p)^-2 = {1 / (1 - p) ** 2:.2f} times faster: its training accuracy ends at "
-             f"{common.train_accuracy(final[inverted]['train_acc'])}, {'above' if faster else 'not above'} the "
+             f"{texts.train_accuracy(final[inverted]['train_acc'])}, {'above' if faster else 'not above'} the "
              f"book's form, and its gap is {gaps[inverted]:.3f}, "
              f"{'wider' if gaps[inverted] > gaps[book] else 'no wider'} than the book's form's.")
     if gaps[book] < gaps[plain] and faster and gaps[inverted] - gaps[book] > gaps[plain] - gaps[inverted]:
         text += (" Inverted Dropout's gap is closer to that without Dropout than to the book's form's: much of the "
                  "book's narrower gap comes from learning more slowly.")
-    return text + common.shorter_run(
-        sys.modules[__name__], settings, "epochs", "epochs",
+    return text + texts.shorter_run(
+        EXPERIMENT, settings, "epochs", "epochs",
         "the networks are undertrained (a network that has learned little has little gap), and the gaps the "
         "chapter compares need the full run (--full).")
 
 
+EXPERIMENT = Experiment(
+    name="dropout",
+    title="Overfitting fought by Dropout (6x100 ReLU network, 300 training images)",
+    setup="Train (solid) and test (dashed) accuracy after every epoch of the same network trained on 300 images, "
+          "without Dropout, with the book's Dropout and with inverted Dropout (PyTorch's form).",
+    needs_data=True,
+    defaults={"n_train": 300, "epochs": 301, "batch_size": 100, "hidden": 100, "layers": 6,
+              "lr": 0.01, "p": 0.2},
+    quick={"epochs": 100},
+    run=run,
+    what=what,
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

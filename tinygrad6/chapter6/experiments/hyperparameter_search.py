@@ -20,7 +20,6 @@ on the order the trials finish. To spread the trials over a cluster, pick a jobl
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,21 +30,13 @@ from ... import nn, optim
 from .. import datasets
 from ..progress import progress_bar
 from ..train import Trainer
-from . import common
+from . import cli, plots, results, texts, training
+from .data import Data
+from .experiment import Experiment
+from .settings import at_most, resolve_settings
 
-NAME = "hyperparameter_search"
-TITLE = "Random search over learning rate and weight decay (6x100 ReLU network, validation split)"
-SETUP = ("Validation (solid) and training (dashed) accuracy of the best trials of a random search over the learning "
-         "rate and the weight decay, each drawn on a log scale.")
 LEARNED = 0.2
 """The final validation accuracy the text counts as learned (twice chance, 0.1)."""
-NEEDS_DATA = True
-DEFAULTS: dict[str, Any] = {"n_train": 500, "val_ratio": 0.2, "trials": 100, "epochs": 50, "batch_size": 100,
-                            "hidden": 100, "layers": 6, "best": 20, "lr_min_exp": -6.0, "lr_max_exp": -2.0,
-                            "wd_min_exp": -8.0, "wd_max_exp": -4.0}
-QUICK: dict[str, Any] = {"trials": 12, "epochs": 25, "best": 12}
-RUN_OPTIONS = {"jobs": (common.at_most(256), "trials run in parallel through joblib (default: all cores; at most "
-                                              "256); the results are the same for every value")}
 
 
 def check(settings: dict[str, Any]) -> None:
@@ -68,7 +59,7 @@ def trial(index: int, seed: int, settings: dict[str, Any], train: tuple[np.ndarr
     trainer = Trainer(model, optim.SGD(model.parameters(), lr=lr), train, val, epochs=settings["epochs"],
                       batch_size=settings["batch_size"], l2=weight_decay, sampling="choice", seed=batches,
                       verbose=False)
-    with common.one_blas_thread():  # in a worker process too: many small matrices, one BLAS thread each
+    with training.one_blas_thread():  # in a worker process too: many small matrices, one BLAS thread each
         history = trainer.fit()
     return {"lr": lr, "weight_decay": weight_decay, "val_acc": history["test_acc"], "train_acc": history["train_acc"]}
 
@@ -84,19 +75,19 @@ def run_trials(settings: dict[str, Any], seed: int, train: tuple[np.ndarray, np.
                           "pip install -e \".[examples]\"") from None
     parallel = joblib.Parallel(n_jobs=-1 if jobs is None else jobs, return_as="generator")
     trials = []
-    with progress_bar(settings["trials"], NAME, verbose) as bar:
+    with progress_bar(settings["trials"], EXPERIMENT.name, verbose) as bar:
         for result in parallel(joblib.delayed(trial)(i, seed, settings, train, val) for i in range(settings["trials"])):
             trials.append(result)
             bar.update(1)
     return trials, parallel.n_jobs if parallel.n_jobs > 0 else joblib.effective_n_jobs(parallel.n_jobs)
 
 
-def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
+def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         jobs: int | None = None, **overrides: Any) -> dict[str, Any]:
     """The search; jobs: trials run in parallel (None: all cores). The result does not depend on jobs."""
     started = time.perf_counter()
-    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
-    x, t = common.subset(data, settings["n_train"])
+    settings = resolve_settings(EXPERIMENT, quick, overrides)
+    x, t = training.subset(data, settings["n_train"])
     x_train, t_train, x_val, t_val = datasets.train_val_split(x, t, settings["val_ratio"], seed=seed)
     trials, workers = run_trials(settings, seed, (x_train, t_train), (x_val, t_val), jobs, verbose)
     ranked = sorted(trials, key=lambda r: r["val_acc"][-1], reverse=True)
@@ -104,7 +95,7 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
 
     ncols = 4
     nrows = -(-len(best) // ncols)
-    fig, axes = common.figure(nrows, ncols, figsize=(10, 1.9 * nrows + 1.2), sharex=True, sharey=True)
+    fig, axes = plots.figure(nrows, ncols, figsize=(10, 1.9 * nrows + 1.2), sharex=True, sharey=True)
     for k, (ax, r) in enumerate(zip(axes.flat, best)):
         epochs = np.arange(1, len(r["val_acc"]) + 1)
         ax.plot(epochs, r["val_acc"], color="tab:blue")
@@ -115,9 +106,9 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
         ax.tick_params(labelsize=7)
     for ax in axes.flat[len(best):]:
         ax.set_visible(False)
-    common.suptitle(fig, f"{TITLE}\n{len(x_train)} training / {len(x_val)} validation images (the test images are "
-                         f"never used); {settings['trials']} trials x {settings['epochs']} epochs; solid: "
-                         f"validation, dashed: training accuracy\n{common.caption(data, quick)}")
+    plots.suptitle(fig, f"{EXPERIMENT.title}\n{len(x_train)} training / {len(x_val)} validation images (the test "
+                         f"images are never used); {settings['trials']} trials x {settings['epochs']} epochs; solid: "
+                         f"validation, dashed: training accuracy\n{texts.caption(data, quick)}")
 
     lines = [f"Best-{k + 1} (val acc: {r['val_acc'][-1]:.3f}) | lr: {r['lr']:.3g}, weight decay: "
              f"{r['weight_decay']:.3g}" for k, r in enumerate(best)]
@@ -135,7 +126,7 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
                                           "val_acc": r["val_acc"][-1]} for r in trials],
                           "best_listing": lines},
               "summary": summary}
-    return common.finish(sys.modules[__name__], out, fig, result, started)
+    return results.finish(EXPERIMENT, out, fig, result, started)
 
 
 def what(r: dict[str, Any]) -> str:
@@ -166,15 +157,34 @@ def what(r: dict[str, Any]) -> str:
     else:
         text += ("Their learning rates spread at least as widely as their weight decays: in this run the search does "
                  "not yet point at a narrower learning-rate range. ")
-    if settings["trials"] < DEFAULTS["trials"] or settings["epochs"] < DEFAULTS["epochs"]:
+    chapter = EXPERIMENT.defaults
+    if settings["trials"] < chapter["trials"] or settings["epochs"] < chapter["epochs"]:
         text += (f"This run has {settings['trials']} trials of {settings['epochs']} epochs, the chapter's "
-                 f"{DEFAULTS['trials']} of {DEFAULTS['epochs']}: its networks are undertrained and its ranges "
+                 f"{chapter['trials']} of {chapter['epochs']}: its networks are undertrained and its ranges "
                  f"rough; the chapter's search needs the full run (--full).")
     return text.rstrip()
 
 
+EXPERIMENT = Experiment(
+    name="hyperparameter_search",
+    title="Random search over learning rate and weight decay (6x100 ReLU network, validation split)",
+    setup="Validation (solid) and training (dashed) accuracy of the best trials of a random search over the learning "
+          "rate and the weight decay, each drawn on a log scale.",
+    needs_data=True,
+    defaults={"n_train": 500, "val_ratio": 0.2, "trials": 100, "epochs": 50, "batch_size": 100,
+              "hidden": 100, "layers": 6, "best": 20, "lr_min_exp": -6.0, "lr_max_exp": -2.0,
+              "wd_min_exp": -8.0, "wd_max_exp": -4.0},
+    quick={"trials": 12, "epochs": 25, "best": 12},
+    run=run,
+    what=what,
+    check=check,
+    run_options={"jobs": (at_most(256), "trials run in parallel through joblib (default: all cores; at most "
+                                                "256); the results are the same for every value")},
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ y.grad, which the optimizer reads, exactly as it would for a network's weights.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,10 @@ import numpy as np
 
 from ... import optim
 from ...engine.tensor import Tensor
-from . import common
-
-NAME = "optimizer_paths"
-TITLE = "Optimizer paths on f(x, y) = x²/20 + y²"
-SETUP = ("The paths of SGD, Momentum, AdaGrad and Adam from the same start on the contour lines of f, a valley 20 "
-         "times steeper in y than in x with its minimum at (0, 0).")
-NEEDS_DATA = False
-DEFAULTS: dict[str, Any] = {"steps": 30, "x0": -7.0, "y0": 2.0,
-                            "lr_sgd": 0.95, "lr_momentum": 0.1, "lr_adagrad": 1.5, "lr_adam": 0.3}
-QUICK: dict[str, Any] = {}  # 30 steps take milliseconds: the quick run is the full one
+from . import cli, plots, results
+from .data import Data
+from .experiment import Experiment
+from .settings import resolve_settings
 
 
 def f(x, y):
@@ -49,17 +42,17 @@ def path(optimizer_class: type[optim.Optimizer], lr: float, start: tuple[float, 
     return np.array(points)
 
 
-def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
+def run(data: Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
         verbose: bool = True, **overrides: Any) -> dict[str, Any]:
     """Compute the four paths and draw them. `data` and `seed` are unused (nothing here is random)."""
     started = time.perf_counter()
-    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
+    settings = resolve_settings(EXPERIMENT, quick, overrides)
     start = (settings["x0"], settings["y0"])
     runs = {"SGD": (optim.SGD, settings["lr_sgd"]), "Momentum": (optim.Momentum, settings["lr_momentum"]),
             "AdaGrad": (optim.AdaGrad, settings["lr_adagrad"]), "Adam": (optim.Adam, settings["lr_adam"])}
     paths = {name: path(cls, lr, start, settings["steps"]) for name, (cls, lr) in runs.items()}
 
-    fig, axes = common.figure(2, 2, figsize=(9, 7.5))
+    fig, axes = plots.figure(2, 2, figsize=(9, 7.5))
     xs, ys = np.meshgrid(np.linspace(-10, 10, 400), np.linspace(-5, 5, 200))
     zs = f(xs, ys)
     for ax, (name, points) in zip(axes.flat, paths.items()):
@@ -71,8 +64,8 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
         ax.set_ylim(-5, 5)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-    common.suptitle(fig, f"{TITLE}: {settings['steps']} steps from {start}, gradients from tinygrad6's backward()",
-                    fontsize=12)
+    plots.suptitle(fig, f"{EXPERIMENT.title}: {settings['steps']} steps from {start}, gradients from tinygrad6's "
+                         f"backward()", fontsize=12)
 
     final = {name: {"x": float(p[-1, 0]), "y": float(p[-1, 1]), "f": float(f(p[-1, 0], p[-1, 1]))}
              for name, p in paths.items()}
@@ -82,7 +75,7 @@ def run(data: common.Data | None = None, out: Path = Path("out"), seed: int = 0,
     result = {"dataset": "none (a function of two variables)", "seed": seed, "quick": quick, "settings": settings,
               "numbers": {"final": final, "paths": {name: p.round(6).tolist() for name, p in paths.items()}},
               "summary": summary}
-    return common.finish(sys.modules[__name__], out, fig, result, started)
+    return results.finish(EXPERIMENT, out, fig, result, started)
 
 
 def sign_changes(values: np.ndarray) -> int:
@@ -124,8 +117,22 @@ def what(r: dict[str, Any]) -> str:
     return text
 
 
+EXPERIMENT = Experiment(
+    name="optimizer_paths",
+    title="Optimizer paths on f(x, y) = x²/20 + y²",
+    setup="The paths of SGD, Momentum, AdaGrad and Adam from the same start on the contour lines of f, a valley 20 "
+          "times steeper in y than in x with its minimum at (0, 0).",
+    needs_data=False,
+    defaults={"steps": 30, "x0": -7.0, "y0": 2.0,
+              "lr_sgd": 0.95, "lr_momentum": 0.1, "lr_adagrad": 1.5, "lr_adam": 0.3},
+    quick={},  # 30 steps take milliseconds: the quick run is the full one
+    run=run,
+    what=what,
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

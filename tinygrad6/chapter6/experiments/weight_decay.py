@@ -7,25 +7,17 @@ trained on only 300 images with SGD (lr 0.01) for 201 epochs, without weight dec
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-from . import common
-
-NAME = "weight_decay"
-TITLE = "Overfitting fought by weight decay (6x100 ReLU network, 300 training images)"
-SETUP = ("Train (solid) and test (dashed) accuracy after every epoch of the same network trained on 300 images, "
-         "without weight decay and with it.")
-NEEDS_DATA = True
-DEFAULTS: dict[str, Any] = {"n_train": 300, "epochs": 201, "batch_size": 100, "hidden": 100, "layers": 6,
-                            "lr": 0.01, "lam": 0.1}
-QUICK: dict[str, Any] = {"epochs": 100}
+from . import cli, overfit, texts
+from .data import Data
+from .experiment import Experiment
 
 
-def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
+def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
-    return common.run_overfit(sys.modules[__name__], data, out, seed, quick, verbose, overrides,
+    return overfit.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides,
                               lambda settings: {"lambda = 0": {"l2": 0.0},
                                                 f"lambda = {settings['lam']}": {"l2": settings["lam"]}})
 
@@ -35,23 +27,37 @@ def what(r: dict[str, Any]) -> str:
     decay, and, when it is shorter than the chapter's, that its networks are undertrained."""
     settings, final, gaps = r["settings"], r["numbers"]["final"], r["numbers"]["gap_last10"]
     plain, decayed = final  # "lambda = 0", "lambda = <lam>"
-    text = (f"Without weight decay the training accuracy ends at {common.train_accuracy(final[plain]['train_acc'])} "
+    text = (f"Without weight decay the training accuracy ends at {texts.train_accuracy(final[plain]['train_acc'])} "
             f"and the test accuracy at {final[plain]['test_acc']:.3f}: a train/test gap of {gaps[plain]:.3f} over "
             f"the last 10 epochs. With lambda = {settings['lam']} the training accuracy ends at "
-            f"{common.train_accuracy(final[decayed]['train_acc'])}, the test accuracy at "
+            f"{texts.train_accuracy(final[decayed]['train_acc'])}, the test accuracy at "
             f"{final[decayed]['test_acc']:.3f}, and the gap is {gaps[decayed]:.3f}: ")
     if gaps[decayed] < gaps[plain]:
         text += f"weight decay narrows it by {gaps[plain] - gaps[decayed]:.3f}."
     else:
         text += "in this run weight decay does not narrow it."
-    return text + common.shorter_run(
-        sys.modules[__name__], settings, "epochs", "epochs",
+    return text + texts.shorter_run(
+        EXPERIMENT, settings, "epochs", "epochs",
         "the networks are undertrained, and the gap between train and test accuracy that the chapter shows needs the "
         "full run (--full).")
 
 
+EXPERIMENT = Experiment(
+    name="weight_decay",
+    title="Overfitting fought by weight decay (6x100 ReLU network, 300 training images)",
+    setup="Train (solid) and test (dashed) accuracy after every epoch of the same network trained on 300 images, "
+          "without weight decay and with it.",
+    needs_data=True,
+    defaults={"n_train": 300, "epochs": 201, "batch_size": 100, "hidden": 100, "layers": 6,
+              "lr": 0.01, "lam": 0.1},
+    quick={"epochs": 100},
+    run=run,
+    what=what,
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":

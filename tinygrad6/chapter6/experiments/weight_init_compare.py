@@ -7,7 +7,6 @@ Loss curves and statistics as in `optimizer_compare` (the book's: the smoothed l
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,23 +15,19 @@ import numpy as np
 
 from ... import nn, optim
 from ..train import Trainer
-from . import common
+from . import cli, loss_curves, plots, results, texts, training
+from .data import Data
+from .experiment import Experiment
+from .settings import resolve_settings
 
-NAME = "weight_init_compare"
-TITLE = "Initial weights: std 0.01 vs Xavier vs He (4x100 ReLU network, SGD)"
-SETUP = ("The training loss of the same network started from weights of std 0.01, Xavier and He, trained with SGD "
-         "on the same mini-batches.")
 STUCK = 0.05
 """A final loss within STUCK of log(10) (the loss of a network that gives every class 1/10) counts as not learning."""
-NEEDS_DATA = True
-DEFAULTS: dict[str, Any] = {"iters": 2000, "batch_size": 128, "hidden": 100, "layers": 4, "lr": 0.01, "std": 0.01}
-QUICK: dict[str, Any] = {"iters": 400}
 
 
-def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
+def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
         **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    settings = common.resolve_settings(sys.modules[__name__], quick, overrides)
+    settings = resolve_settings(EXPERIMENT, quick, overrides)
     inits = {f"std={settings['std']}": settings["std"], "Xavier": "xavier", "He": "he"}
     trainers = {}
     for name, weight_init in inits.items():
@@ -40,21 +35,22 @@ def run(data: common.Data, out: Path = Path("out"), seed: int = 0, quick: bool =
                        weight_init=weight_init, rng=seed)
         trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (data.x_train, data.t_train),
                                  verbose=False)
-    losses = common.lockstep(trainers, data.x_train, data.t_train, settings["iters"], settings["batch_size"], seed,
-                             desc=NAME, verbose=verbose, after_update=True)  # the book's record, for its statistic
+    losses = training.lockstep(trainers, data.x_train, data.t_train, settings["iters"], settings["batch_size"], seed,
+                             desc=EXPERIMENT.name, verbose=verbose,
+                             after_update=True)  # the book's record, for its statistic
     test_acc = {name: trainer.evaluate(data.x_test, data.t_test)[1] for name, trainer in trainers.items()}
 
-    fig, axes = common.figure(figsize=(7, 4.8))
+    fig, axes = plots.figure(figsize=(7, 4.8))
     ax = axes[0, 0]
-    smoothed = common.plot_loss_curves(ax, losses, {name: f"{name}, test acc {test_acc[name]:.3f}" for name in losses},
-                                       "os^")
+    smoothed = loss_curves.plot_loss_curves(
+        ax, losses, {name: f"{name}, test acc {test_acc[name]:.3f}" for name in losses}, "os^")
     ax.set_ylim(0, 2.5)
     ax.legend()
-    common.suptitle(fig, f"{TITLE}\n{common.caption(data, quick)}")
+    plots.suptitle(fig, f"{EXPERIMENT.title}\n{texts.caption(data, quick)}")
 
     before = {name: np.array(trainer.history["loss"]) for name, trainer in trainers.items()}
-    result = common.loss_curves_result(data, seed, quick, settings, before, smoothed, test_acc)
-    return common.finish(sys.modules[__name__], out, fig, result, started)
+    result = loss_curves.loss_curves_result(data, seed, quick, settings, before, smoothed, test_acc)
+    return results.finish(EXPERIMENT, out, fig, result, started)
 
 
 def what(r: dict[str, Any]) -> str:
@@ -77,12 +73,25 @@ def what(r: dict[str, Any]) -> str:
         text += "He learns faster, as suits ReLU (its larger std makes up for the half of the outputs ReLU sets to 0)."
     else:
         text += "in this run Xavier ends lower than He."
-    return text + common.shorter_run(sys.modules[__name__], settings, "iters", "iterations",
+    return text + texts.shorter_run(EXPERIMENT, settings, "iters", "iterations",
                                      "the chapter's final losses need the full run (--full).")
 
 
+EXPERIMENT = Experiment(
+    name="weight_init_compare",
+    title="Initial weights: std 0.01 vs Xavier vs He (4x100 ReLU network, SGD)",
+    setup="The training loss of the same network started from weights of std 0.01, Xavier and He, trained with SGD "
+          "on the same mini-batches.",
+    needs_data=True,
+    defaults={"iters": 2000, "batch_size": 128, "hidden": 100, "layers": 4, "lr": 0.01, "std": 0.01},
+    quick={"iters": 400},
+    run=run,
+    what=what,
+)
+
+
 def main(argv=None) -> dict[str, Any]:
-    return common.main(sys.modules[__name__], argv)
+    return cli.main(EXPERIMENT, argv)
 
 
 if __name__ == "__main__":
