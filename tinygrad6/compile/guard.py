@@ -9,7 +9,7 @@ import numpy as np
 from .. import nn, optim
 from ..engine.tensor import Tensor
 from .program import Program, _shown
-from .state import IMMUTABLE, Names, StepState
+from .state import IMMUTABLE, Names, StepState, token
 from .tracer import Tracer
 
 MISSING = object()
@@ -17,7 +17,7 @@ MISSING = object()
 
 def same(a: Any, b: Any) -> bool:
     """a and b are the same immutable value, bit for bit (0.0 and -0.0, 1 and True told apart)."""
-    return a is b or (type(a) is type(b) and repr(a) == repr(b))
+    return a is b or token(a) == token(b)
 
 
 class Guard:

@@ -172,10 +172,10 @@ class Program:
         if id(x) in self.names:
             return self.names[id(x)]
         a = x._data
+        if x.requires_grad and id(x) not in self.leaf_tensors and id(x) not in self.known:
+            raise Unsupported(Break(f"a tensor {_shown(x)} made inside the step requires grad",
+                                    fix="create it outside the step (or pass it as an argument)"))
         if id(x) in self.leaf_tensors or (_layout(a) in self.inputs and x.creator is None and id(x) not in self.known):
-            if x.requires_grad and id(x) not in self.leaf_tensors:
-                raise Unsupported(Break(f"a tensor {_shown(x)} made inside the step requires grad",
-                                        fix="create it outside the step (or pass it as an argument)"))
             self.names[id(x)] = self.inputs[_layout(a)]  # an argument (x itself, or Tensor(x) made in the step)
         elif id(a) in self.by_array and id(x) not in self.known:  # x.detach(), Tensor(y): another tensor, one array
             self.names[id(x)] = self.by_array[id(a)]
@@ -183,9 +183,6 @@ class Program:
             self.reads.append(x)
             name = self._name(x, identifier(x.name, "p"))
             self.lines.append((name, f"{self._global(x, 'param_' + name)}._data", [], False, None))
-        elif x.requires_grad:
-            raise Unsupported(Break(f"a tensor {_shown(x)} made inside the step requires grad",
-                                    fix="create it outside the step (or pass it as an argument)"))
         elif (type(op) in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Compare) and a.ndim == 0
               and x.dtype == np.float64 and np.isfinite(a) and all(y.dtype == np.float64 for y in inputs)
               and (type(op) is not ops.Compare or any(y is not x and (y.creator is not None or y.ndim or id(y) in

@@ -56,7 +56,7 @@ class Bits:
 
 
 def token(value: Any) -> tuple:
-    """What identifies a value bit for bit: equal tokens, equal values (0.0 and -0.0, NaN payloads told apart)."""
+    """What identifies a value bit for bit: equal tokens, equal values (0.0 and -0.0 told apart, 1 and True too)."""
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, Bits(value))
     if isinstance(value, np.generic):
@@ -80,18 +80,12 @@ class StepState:
 
     @classmethod
     def scan(cls, roots: dict[str, Any], names: Iterable[str] = ()) -> StepState:
-        state, names = cls(), set(names)
-        state.names = names
-        stack = list(reversed(roots.items()))
-        while stack:
-            path, value = stack.pop()
-            if isinstance(value, (*IMMUTABLE, *OPAQUE)) or _opaque(value) or id(value) in state.paths:
-                continue
-            if len(state.objects) >= LIMIT:
-                raise TooLarge(f"more than {LIMIT:,} objects reachable from the step")
-            state.paths[id(value)] = path
-            state.objects.append(value)
-            stack.extend(reversed(list(children(value, path, names))))
+        state = cls()
+        state.names = set(names)
+        for path, value, first in walk(roots, state.names):
+            if first is None and not _plain(value):
+                state.paths[id(value)] = path
+                state.objects.append(value)
         return state
 
     def path(self, obj: Any) -> str | None:
@@ -145,26 +139,38 @@ class StepState:
     def fingerprint(roots: dict[str, Any], names: Iterable[str] = ()) -> dict[str, tuple]:
         """{path: token} of every value reachable from roots, and of the global random generators."""
         found = {"numpy.random": token(np.random.get_state()[1]), "random": ("random", repr(random.getstate()))}
-        stack, seen = list(reversed(roots.items())), {}
-        while stack:
-            path, value = stack.pop()
-            if isinstance(value, (*IMMUTABLE, *OPAQUE)) or _opaque(value):
+        for path, value, first in walk(roots, set(names)):
+            if first is not None:
+                found[path] = ("same as", first)
+            elif _plain(value) or isinstance(value, (np.ndarray, np.random.Generator)):
                 found[path] = token(value)
-                continue
-            if id(value) in seen:
-                found[path] = ("same as", seen[id(value)])
-                continue
-            seen[id(value)] = path
-            if isinstance(value, (np.ndarray, np.random.Generator)):
-                found[path] = token(value)
-                if isinstance(value, np.ndarray) and value.dtype.kind == "O":
-                    stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value.ravel().tolist()))
-                continue
+            else:
+                found[path] = (type(value).__name__,)
+        return found
+
+
+def walk(roots: dict[str, Any], names: set[str]) -> Iterable[tuple[str, Any, str | None]]:
+    """(path, value, first path) for everything reachable from roots, depth first in a fixed order (so two walks of
+    one structure line up); `first` is the path an object was reached by before (None the first time, and for plain
+    values: numbers, strings, functions, which are never entered)."""
+    stack, seen = list(reversed(roots.items())), {}
+    while stack:
+        path, value = stack.pop()
+        if _plain(value):
+            yield path, value, None
+        elif id(value) in seen:
+            yield path, value, seen[id(value)]
+        else:
             if len(seen) >= LIMIT:
                 raise TooLarge(f"more than {LIMIT:,} objects reachable from the step")
-            found[path] = (type(value).__name__,)
-            stack.extend(reversed(list(children(value, path, set(names)))))
-        return found
+            seen[id(value)] = path
+            yield path, value, None
+            stack.extend(reversed(list(children(value, path, names))))
+
+
+def _plain(value: Any) -> bool:
+    """A value compared as it is and never entered: a number, a string, a function, a class, a compiled step."""
+    return isinstance(value, (*IMMUTABLE, *OPAQUE)) or _opaque(value)
 
 
 def children(value: Any, path: str, names: set[str]) -> Iterable[tuple[str, Any]]:
@@ -182,7 +188,10 @@ def children(value: Any, path: str, names: set[str]) -> Iterable[tuple[str, Any]
         yield from ((f"{path}.{k}", v) for k, v in value.items())
     elif isinstance(value, types.ModuleType):  # a module: only the globals the step's code names
         yield from ((f"{path}.{k}", v) for k, v in vars(value).items() if k in names)
-    elif isinstance(value, (np.ndarray, np.random.Generator)):
+    elif isinstance(value, np.ndarray):
+        if value.dtype.kind == "O":  # an array of Python objects: its elements
+            yield from ((f"{path}[{i}]", v) for i, v in enumerate(value.ravel().tolist()))
+    elif isinstance(value, np.random.Generator):
         return
     elif _attributes(value) is not None:
         yield from ((f"{path}.{k}", v) for k, v in list(_attributes(value).items()))

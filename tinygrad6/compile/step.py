@@ -20,7 +20,7 @@ from ..functional import DropoutMask
 from ..support import tracing
 from .guard import Guard, build_guard
 from .program import Program, Unsupported, identifier
-from .state import IMMUTABLE, StepState, TooLarge, code_names, differences, step_roots
+from .state import IMMUTABLE, StepState, TooLarge, code_names, differences, step_roots, token
 from .tracer import ArgumentArray, Break, CompileError, GraphBreakWarning, Tracer, flatten, leaf_key, unflatten
 
 
@@ -30,7 +30,7 @@ class Entry:
     program: Program
     guard: Guard
     keep: list  # the arguments keyed by identity, kept alive so their ids are not reused
-    traced: list  # copies of the traced call's array arguments (while the program keeps arrays it made)
+    traced: list | None  # the traced call's arguments, bit for bit (while the program keeps arrays it made)
     verified: bool = False
 
 
@@ -77,8 +77,9 @@ class CompiledStep:
             if entry.key == key:
                 if entry.guard.check():
                     self.last = entry.program
-                    if not entry.verified and (self.verify or entry.program.fresh) and not _same_arrays(
-                            entry.traced, leaves):  # (the traced arguments again: the kept arrays are the same)
+                    # verified once; on the traced arguments again, the arrays the program kept are right anyway
+                    if not entry.verified and (self.verify or entry.program.fresh) and (
+                            entry.traced is None or entry.traced != _tokens(leaves)):
                         return self._verify(entry, args, kwargs, leaves)
                     self.replays += 1
                     return entry.program.run(*leaves)
@@ -143,7 +144,7 @@ class CompiledStep:
             return result
         guard = build_guard(recorded, program, state, names)
         keep = [v for v in leaves if not isinstance(v, (np.ndarray, Tensor, *IMMUTABLE))]
-        traced = [np.array(_array_of(v)) for v in leaves] if program.fresh else []
+        traced = _tokens(leaves) if program.fresh else None
         entry = Entry(key, program, guard, keep, traced)
         self.programs = self.programs[len(self.programs) + 1 - self.cache_size:] + [entry]
         self.last = program
@@ -249,15 +250,9 @@ class CompiledStep:
         return self.last.source
 
 
-def _array_of(value: Any) -> Any:
-    return value._data if isinstance(value, Tensor) else value
-
-
-def _same_arrays(traced: list, leaves: list) -> bool:
-    """True when a program keeps arrays it made, and the arguments have the traced call's values, bit for bit."""
-    return bool(traced) and all(isinstance(a, np.ndarray) and a.dtype == np.asarray(b).dtype and a.shape ==
-                                np.shape(b) and a.tobytes() == np.asarray(b).tobytes() if isinstance(a, np.ndarray)
-                                else True for a, b in zip(traced, map(_array_of, leaves)))
+def _tokens(leaves: list) -> list[tuple]:
+    """The arguments' values, bit for bit (a tensor by its array)."""
+    return [token(v._data if isinstance(v, Tensor) else v) for v in leaves]
 
 
 def _user_level() -> int:

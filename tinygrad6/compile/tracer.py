@@ -14,7 +14,7 @@ from .. import nn, optim
 from ..engine import modes, ops
 from ..engine.tensor import Tensor
 from ..support import locations, tracing
-from .state import IMMUTABLE, root
+from .state import IMMUTABLE, root, token
 
 
 class CompileError(RuntimeError):
@@ -232,11 +232,5 @@ def leaf_key(value: Any, roots: list[int]) -> tuple:
         grad = value.requires_grad if isinstance(value, Tensor) else None
         scalar = array.tobytes() if array.ndim == 0 else None
         return (type(value), array.shape, array.dtype.str, alias, grad, scalar)
-    if isinstance(value, float):
-        return (float, value.hex())
-    if isinstance(value, np.generic):
-        return (type(value), value.dtype.str, value.tobytes())
-    if isinstance(value, IMMUTABLE) and not isinstance(value, (range, slice)):
-        return (type(value), value)
-    return (type(value), id(value))
+    return (type(value), token(value) if isinstance(value, IMMUTABLE) else id(value))
 
