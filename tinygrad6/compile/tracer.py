@@ -98,7 +98,7 @@ class Tracer:
             accumulated = True  # `leaf.grad + g` (backward into an existing .grad): not an op of the program
             self.events = [e for e in self.events if not (e[0] == "op" and e[1] is stored.creator)]
         old = stored.creator.inputs[0] if accumulated else None
-        if self.grads.get(id(leaf), (leaf, self.grads_before.get(id(leaf), leaf.grad)))[1] is not old:
+        if self.expected_grad(leaf) is not old:
             self.broke(f"the .grad of the tensor {_shown(leaf)} was set by the step's own code before backward",
                        "a replay would not set it again: call optimizer.zero_grad() in the step instead of "
                        "assigning .grad")
@@ -111,6 +111,10 @@ class Tracer:
         self.events.append(("grad", leaf, g, accumulated))
         self.grads[id(leaf)] = (leaf, stored)
 
+    def expected_grad(self, t: Tensor) -> Any:
+        """The .grad that backward and the optimizers' zero_grad() have left on t so far in this call."""
+        return self.grads[id(t)][1] if id(t) in self.grads else self.grads_before.get(id(t), t.grad)
+
     def call(self, obj: Any, wrapper: Callable, method: Callable) -> Any:
         """Record `obj.method()` and run it untraced (the program calls it again on every replay)."""
         if getattr(type(obj), wrapper.__name__, None) is not wrapper:
@@ -119,8 +123,7 @@ class Tracer:
                        "this step eagerly")
         if method.__name__ == "step" and isinstance(obj, optim.Optimizer):
             for p in obj.params:
-                expected = self.grads.get(id(p), (p, self.grads_before.get(id(p), p.grad)))[1]
-                if p.grad is not expected:
+                if p.grad is not self.expected_grad(p):
                     self.broke(f"the .grad of the tensor {_shown(p)} was replaced between backward() and step()",
                                "a replay stores the gradient backward computed: clip or change gradients in an "
                                "Optimizer subclass's gradient() method, or run this step eagerly")
