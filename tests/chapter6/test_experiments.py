@@ -343,3 +343,36 @@ def test_the_tour_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Batch Normalization's graph" in out and "[1/1] optimizer_paths" in out and "index.html" in out
     assert (tmp_path / "index.html").is_file() and json.loads((tmp_path / "tour.json").read_text())["full"] is False
+
+
+@pytest.fixture
+def trainers_made(monkeypatch):
+    """The `compiled` flag of every Trainer made while the test runs (in this process, in any thread)."""
+    made, init = [], Trainer.__init__
+
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self.compiled)
+    monkeypatch.setattr(Trainer, "__init__", spy)
+    return made
+
+
+@pytest.mark.parametrize("flags, compiled", [((), True), (("--eager",), False)])
+def test_the_command_line_trains_with_compiled_steps_unless_eager(flags, compiled, tmp_path, trainers_made):
+    run_cli("optimizer_compare", tmp_path, "--iters", "2", *flags)
+    assert trainers_made and set(trainers_made) == {compiled}
+
+
+def test_search_trials_on_other_workers_train_as_asked(digits, trainers_made):
+    """`compile` is an argument of each trial, so it reaches trials that run in other threads or processes (a
+    context variable set around the search did not: its trials in joblib's workers trained eagerly)."""
+    import joblib
+
+    from tinygrad6.chapter6.experiments import hyperparameter_search as search
+    settings = {**search.EXPERIMENT.defaults, **search.EXPERIMENT.quick, "trials": 2, "epochs": 1}
+    train, val = (digits.x_train[:200], digits.t_train[:200]), (digits.x_train[200:300], digits.t_train[200:300])
+    with joblib.parallel_config(backend="threading"):  # other threads see this process's spy
+        compiled, _ = search.run_trials(settings, 0, train, val, jobs=2, verbose=False, compile=True)
+        eager, _ = search.run_trials(settings, 0, train, val, jobs=2, verbose=False, compile=False)
+    assert trainers_made == [True, True, False, False]
+    assert compiled == eager  # the same numbers, bit for bit

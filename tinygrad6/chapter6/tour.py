@@ -38,7 +38,6 @@ from ..support import files
 from . import experiments
 from .experiments import cli, training
 from .experiments.data import Data, load_data
-from .train import compiled_trainers
 
 BATCHNORM_WHAT = ("Batch Normalization built from the engine's primitive ops (mean, subtract, square, sqrt, divide, "
                   "scale, shift), grouped in one BatchNorm1d cluster: nothing in it has a hand-written backward pass. "
@@ -102,7 +101,7 @@ def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str
         data = load_data(dataset, data_dir, notice=say)
     if data is not None:
         say(f"data: {data.caption}")
-    with training.one_blas_thread(), compiled_trainers(not eager):
+    with training.one_blas_thread():
         t0 = time.perf_counter()
         say("Batch Normalization's graph and step-through page ...", flush=True)
         batchnorm = render_batchnorm(out, seed)
@@ -111,7 +110,7 @@ def run(out: Path, full: bool = False, dataset: str | None = None, data_dir: str
         for k, experiment in enumerate(chosen, start=1):  # numbered as on the page: experiment k of len(chosen)
             say(f"[{k}/{len(chosen)}] {experiment.name} ...", flush=True)
             result = experiment.run(data if experiment.needs_data else None, out, seed=seed, quick=not full,
-                                    verbose=verbose)
+                                    verbose=verbose, compile=not eager)
             results.append(result)
             say(f"      done in {result['seconds']:.1f} s: {result['summary']}")
     seconds = time.perf_counter() - started

@@ -13,9 +13,7 @@ step. After every epoch the model is evaluated on the training data and on the t
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 from numbers import Integral
 from typing import Any
 
@@ -32,20 +30,6 @@ from .progress import progress_bar
 
 Data = tuple[np.ndarray, np.ndarray]
 
-_compile_default: ContextVar[bool] = ContextVar("compile_trainers", default=False)
-
-
-@contextlib.contextmanager
-def compiled_trainers(on: bool = True) -> Iterator[None]:
-    """Inside this block a Trainer made without `compile=` compiles its step (`on`) or not. The experiments and the
-    tour run inside `compiled_trainers(not args.eager)`."""
-    token = _compile_default.set(on)
-    try:
-        yield
-    finally:
-        _compile_default.reset(token)
-
-
 class Trainer:
     """Train `model` with `optimizer` on `train` = (x, t) for `epochs` epochs of mini-batches of `batch_size`.
 
@@ -60,8 +44,7 @@ class Trainer:
     verbose: a tqdm progress bar when stderr is a terminal (and tqdm is installed; `progress.progress_bar`);
         False: silent.
     loss_fn: (model, x, t) -> scalar Tensor, to replace the cross-entropy.
-    compile: run each iteration as a compiled step (`tinygrad6.compile`: the same numbers as eager, faster); None
-        takes the default of the enclosing `compiled_trainers` block (eager outside one).
+    compile: run each iteration as a compiled step (`tinygrad6.compile`: the same numbers as eager, faster).
 
     `history` (also returned by `fit`): "loss" (every iteration), and per epoch "epoch", "train_loss", "train_acc",
     "test_loss", "test_acc"."""
@@ -70,7 +53,7 @@ class Trainer:
                  epochs: int = 20, batch_size: int = 100, l2: float = 0.0, sampling: str = "epoch",
                  eval_size: int | None = None, seed: int | None = None, verbose: bool = True,
                  loss_fn: Callable[[nn.Module, Tensor, np.ndarray], Tensor] | None = None,
-                 compile: bool | None = None) -> None:  # noqa: A002  (named as torch.compile)
+                 compile: bool = False) -> None:  # noqa: A002  (named as torch.compile)
         if len(train[0]) != len(train[1]):
             raise ValueError(f"Trainer: train x has {len(train[0])} samples, t has {len(train[1])}")
         if len(train[0]) == 0:
@@ -93,7 +76,7 @@ class Trainer:
         self.sampling, self.eval_size, self.verbose = sampling, eval_size, verbose
         self.rng = np.random.default_rng(seed)
         self.loss_fn = loss_fn or self.cross_entropy
-        self.compiled = _compile_default.get() if compile is None else compile
+        self.compiled = compile
         self._step = compile_step(self.train_step) if self.compiled else self.train_step
         self.history: dict[str, list[Any]] = {k: [] for k in
                                               ("loss", "epoch", "train_loss", "train_acc", "test_loss", "test_acc")}

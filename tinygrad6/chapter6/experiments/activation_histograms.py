@@ -57,7 +57,7 @@ def activations(x: np.ndarray, weight_init: str | float, activation: str, layers
 
 
 def run(data: Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
-        verbose: bool = True, **overrides: Any) -> dict[str, Any]:
+        verbose: bool = True, compile: bool = False, **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
     settings = resolve_settings(EXPERIMENT, quick, overrides)
     rng = np.random.default_rng(seed)

@@ -30,7 +30,7 @@ chance is 0.1)."""
 
 
 def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
-        **overrides: Any) -> dict[str, Any]:
+        compile: bool = False, **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
     settings = resolve_settings(EXPERIMENT, quick, overrides)
     x, t = training.subset(data, settings["n_train"])
@@ -43,7 +43,8 @@ def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False,
             for name, batchnorm in (("BatchNorm", True), ("no BatchNorm", False)):
                 model = nn.MLP(data.input_size, [settings["hidden"]] * settings["layers"], 10, activation="relu",
                                weight_init=float(w), batchnorm=batchnorm, rng=seed + i)
-                trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (x, t), verbose=False)
+                trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (x, t), verbose=False,
+                                         compile=compile)
             with np.errstate(over="ignore", invalid="ignore"):  # large initial weights without BatchNorm overflow
                 training.lockstep(trainers, x, t, settings["epochs"] * per_epoch, settings["batch_size"], seed + i,
                                 eval_every=per_epoch, verbose=False)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import datasets
-from ..train import compiled_trainers
 from . import training
 from .data import load_data
 from .experiment import Experiment
@@ -119,10 +118,10 @@ def main(experiment: Experiment, argv: Sequence[str] | None = None) -> dict[str,
         data = load_data(args.dataset, args.data) if experiment.needs_data else None
     except (OSError, ValueError, ImportError) as e:  # no network, bad IDX file, no scikit-learn or matplotlib
         raise SystemExit(f"error: {e}") from None
-    with training.one_blas_thread(), compiled_trainers(not args.eager):
+    with training.one_blas_thread():
         how = {k: getattr(args, k) for k in experiment.run_options}
-        result = experiment.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet, **how,
-                                **overrides)
+        result = experiment.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet,
+                                compile=not args.eager, **how, **overrides)
     if not args.quiet:
         print(result["summary"])
         print("wrote", ", ".join(str(args.out / f) for f in result["files"]))

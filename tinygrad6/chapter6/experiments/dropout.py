@@ -32,8 +32,8 @@ def variants(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
-        **overrides: Any) -> dict[str, Any]:
-    return overfit.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides, variants, NOTE)
+        compile: bool = False, **overrides: Any) -> dict[str, Any]:
+    return overfit.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides, variants, NOTE, compile=compile)
 
 
 def what(r: dict[str, Any]) -> str:

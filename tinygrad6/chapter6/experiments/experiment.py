@@ -19,7 +19,9 @@ class Experiment:
     needs_data: whether `run` trains on the images (`data.Data`) or needs none (None is passed).
     defaults: the chapter's sizes, one --option each (e.g. --epochs), typed by name (`cli.SETTING_TYPES`).
     quick: the overrides of `--quick` (empty when the full run takes seconds).
-    run: `run(data, out, seed, quick, verbose, **settings)` returns a result dict, also written to <out>/<name>.json.
+    run: `run(data, out, seed, quick, verbose, compile, **settings)` returns a result dict, also written to
+        <out>/<name>.json; compile: train with compiled steps (the command line's default; `--eager` turns it off,
+        and the numbers are the same).
     what: `what(result)`, what that run shows, written from its own numbers (result["what"]; the tour prints it
         beside the figure). A text never states what the run's numbers could contradict: a comparison is worded from
         the numbers it compares, and where the run is shorter than the chapter's, it says which conclusion needs the

@@ -47,7 +47,7 @@ def check(settings: dict[str, Any]) -> None:
 
 
 def trial(index: int, seed: int, settings: dict[str, Any], train: tuple[np.ndarray, np.ndarray],
-          val: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+          val: tuple[np.ndarray, np.ndarray], compile: bool = False) -> dict[str, Any]:
     """Trial `index` of the search: draw lr = 10**U(lr_min_exp, lr_max_exp) and weight decay likewise, train a fresh
     network on `train` and evaluate it on `val` after every epoch. Its values, initial weights and batches come from
     generators seeded by (seed, index) alone, so a trial gives the same result in any process, in any order."""
@@ -58,14 +58,15 @@ def trial(index: int, seed: int, settings: dict[str, Any], train: tuple[np.ndarr
     model = nn.MLP(train[0].shape[1], [settings["hidden"]] * settings["layers"], 10, activation="relu", rng=weights)
     trainer = Trainer(model, optim.SGD(model.parameters(), lr=lr), train, val, epochs=settings["epochs"],
                       batch_size=settings["batch_size"], l2=weight_decay, sampling="choice", seed=batches,
-                      verbose=False)
+                      verbose=False, compile=compile)
     with training.one_blas_thread():  # in a worker process too: many small matrices, one BLAS thread each
         history = trainer.fit()
     return {"lr": lr, "weight_decay": weight_decay, "val_acc": history["test_acc"], "train_acc": history["train_acc"]}
 
 
 def run_trials(settings: dict[str, Any], seed: int, train: tuple[np.ndarray, np.ndarray],
-               val: tuple[np.ndarray, np.ndarray], jobs: int | None, verbose: bool) -> tuple[list[dict[str, Any]], int]:
+               val: tuple[np.ndarray, np.ndarray], jobs: int | None, verbose: bool,
+               compile: bool = False) -> tuple[list[dict[str, Any]], int]:
     """Every trial, in index order, run by joblib on `jobs` processes (None: all cores, or every worker of the
     joblib backend chosen around the call). Returns the trials and the number of workers used."""
     try:
@@ -76,20 +77,22 @@ def run_trials(settings: dict[str, Any], seed: int, train: tuple[np.ndarray, np.
     parallel = joblib.Parallel(n_jobs=-1 if jobs is None else jobs, return_as="generator")
     trials = []
     with progress_bar(settings["trials"], EXPERIMENT.name, verbose) as bar:
-        for result in parallel(joblib.delayed(trial)(i, seed, settings, train, val) for i in range(settings["trials"])):
+        calls = (joblib.delayed(trial)(i, seed, settings, train, val, compile) for i in range(settings["trials"]))
+        for result in parallel(calls):
             trials.append(result)
             bar.update(1)
     return trials, parallel.n_jobs if parallel.n_jobs > 0 else joblib.effective_n_jobs(parallel.n_jobs)
 
 
 def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
-        jobs: int | None = None, **overrides: Any) -> dict[str, Any]:
-    """The search; jobs: trials run in parallel (None: all cores). The result does not depend on jobs."""
+        jobs: int | None = None, compile: bool = False, **overrides: Any) -> dict[str, Any]:
+    """The search; jobs: trials run in parallel (None: all cores); compile: each trial trains with compiled steps.
+    The result depends on neither."""
     started = time.perf_counter()
     settings = resolve_settings(EXPERIMENT, quick, overrides)
     x, t = training.subset(data, settings["n_train"])
     x_train, t_train, x_val, t_val = datasets.train_val_split(x, t, settings["val_ratio"], seed=seed)
-    trials, workers = run_trials(settings, seed, (x_train, t_train), (x_val, t_val), jobs, verbose)
+    trials, workers = run_trials(settings, seed, (x_train, t_train), (x_val, t_val), jobs, verbose, compile)
     ranked = sorted(trials, key=lambda r: r["val_acc"][-1], reverse=True)
     best = ranked[:settings["best"]]
 

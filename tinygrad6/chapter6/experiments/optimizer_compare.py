@@ -26,7 +26,7 @@ from .settings import resolve_settings
 
 
 def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
-        **overrides: Any) -> dict[str, Any]:
+        compile: bool = False, **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
     settings = resolve_settings(EXPERIMENT, quick, overrides)
     lrs = {"SGD": settings["lr_sgd"], "Momentum": settings["lr_momentum"], "AdaGrad": settings["lr_adagrad"],
@@ -36,7 +36,7 @@ def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False,
         model = nn.MLP(data.input_size, [settings["hidden"]] * settings["layers"], 10, activation="relu",
                        rng=seed)  # the same initial weights for every optimizer
         trainers[name] = Trainer(model, optim.OPTIMIZERS[name](model.parameters(), lr=lr),
-                                 (data.x_train, data.t_train), verbose=False)
+                                 (data.x_train, data.t_train), verbose=False, compile=compile)
     losses = training.lockstep(trainers, data.x_train, data.t_train, settings["iters"], settings["batch_size"], seed,
                              desc=EXPERIMENT.name, verbose=verbose,
                              after_update=True)  # the book's record, for its statistic

@@ -43,8 +43,9 @@ def path(optimizer_class: type[optim.Optimizer], lr: float, start: tuple[float, 
 
 
 def run(data: Data | None = None, out: Path = Path("out"), seed: int = 0, quick: bool = False,
-        verbose: bool = True, **overrides: Any) -> dict[str, Any]:
-    """Compute the four paths and draw them. `data` and `seed` are unused (nothing here is random)."""
+        verbose: bool = True, compile: bool = False, **overrides: Any) -> dict[str, Any]:
+    """Compute the four paths and draw them. `data`, `seed` and `compile` are unused (nothing here is random, and no
+    Trainer runs)."""
     started = time.perf_counter()
     settings = resolve_settings(EXPERIMENT, quick, overrides)
     start = (settings["x0"], settings["y0"])

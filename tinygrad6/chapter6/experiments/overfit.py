@@ -18,14 +18,14 @@ from .settings import resolve_settings
 
 
 def overfit(data: Data, variants: dict[str, dict[str, Any]], settings: dict[str, Any], seed: int, desc: str,
-            verbose: bool) -> dict[str, dict[str, list[float]]]:
+            verbose: bool, compile: bool = False) -> dict[str, dict[str, list[float]]]:
     """The chapter's overfitting setup: the first settings["n_train"] training images, an MLP of settings["layers"]
     x settings["hidden"] ReLU units (He initial weights), SGD with settings["lr"], settings["epochs"] epochs of
     settings["batch_size"] batches.
     variants: name -> {"l2": lambda, "dropout": p, "inverted": bool (the Dropout form, see `nn.Dropout`; default
     True)}; every variant starts from the same weights and sees the same batches, and variants with the same p
     draw the same Dropout masks. Returns name -> {"train_acc": [...], "test_acc": [...]} (after every epoch, on
-    all the training images and all the test images)."""
+    all the training images and all the test images). compile: train with compiled steps (`Trainer`'s compile)."""
     x, t = training.subset(data, settings["n_train"])
     per_epoch = max(len(x) // settings["batch_size"], 1)
     trainers = {}
@@ -33,7 +33,7 @@ def overfit(data: Data, variants: dict[str, dict[str, Any]], settings: dict[str,
         model = nn.MLP(data.input_size, [settings["hidden"]] * settings["layers"], 10, activation="relu",
                        dropout=v.get("dropout", 0.0), dropout_inverted=v.get("inverted", True), rng=seed)
         trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (x, t),
-                                 (data.x_test, data.t_test), l2=v.get("l2", 0.0), verbose=False)
+                                 (data.x_test, data.t_test), l2=v.get("l2", 0.0), verbose=False, compile=compile)
     training.lockstep(trainers, x, t, settings["epochs"] * per_epoch, settings["batch_size"], seed,
                       eval_every=per_epoch, desc=desc, verbose=verbose)
     return {name: {"train_acc": tr.history["train_acc"], "test_acc": tr.history["test_acc"]}
@@ -67,13 +67,13 @@ def draw_overfit(curves: dict[str, dict[str, list[float]]], title: str, subtitle
 
 
 def run_overfit(experiment: Experiment, data: Data, out: Path, seed: int, quick: bool, verbose: bool,
-                overrides: dict[str, Any], variants_of, note: str = "") -> dict[str, Any]:
+                overrides: dict[str, Any], variants_of, note: str = "", compile: bool = False) -> dict[str, Any]:
     """The whole run of an overfitting experiment (weight decay, Dropout): train the variants that
     `variants_of(settings)` names side by side, draw train/test accuracy per epoch (with `note` under the
-    panels), and write the PNG and JSON."""
+    panels), and write the PNG and JSON. compile: train with compiled steps."""
     started = time.perf_counter()
     settings = resolve_settings(experiment, quick, overrides)
-    curves = overfit(data, variants_of(settings), settings, seed, experiment.name, verbose)
+    curves = overfit(data, variants_of(settings), settings, seed, experiment.name, verbose, compile)
     gaps = {name: gap(c) for name, c in curves.items()}
     final = {name: {"train_acc": c["train_acc"][-1], "test_acc": c["test_acc"][-1],
                     "gap": c["train_acc"][-1] - c["test_acc"][-1]} for name, c in curves.items()}

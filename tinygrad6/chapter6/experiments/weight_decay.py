@@ -16,10 +16,11 @@ from .experiment import Experiment
 
 
 def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
-        **overrides: Any) -> dict[str, Any]:
+        compile: bool = False, **overrides: Any) -> dict[str, Any]:
     return overfit.run_overfit(EXPERIMENT, data, out, seed, quick, verbose, overrides,
                               lambda settings: {"lambda = 0": {"l2": 0.0},
-                                                f"lambda = {settings['lam']}": {"l2": settings["lam"]}})
+                                                f"lambda = {settings['lam']}": {"l2": settings["lam"]}},
+                              compile=compile)
 
 
 def what(r: dict[str, Any]) -> str:

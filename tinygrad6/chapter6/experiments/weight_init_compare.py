@@ -25,7 +25,7 @@ STUCK = 0.05
 
 
 def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
-        **overrides: Any) -> dict[str, Any]:
+        compile: bool = False, **overrides: Any) -> dict[str, Any]:
     started = time.perf_counter()
     settings = resolve_settings(EXPERIMENT, quick, overrides)
     inits = {f"std={settings['std']}": settings["std"], "Xavier": "xavier", "He": "he"}
@@ -34,7 +34,7 @@ def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False,
         model = nn.MLP(data.input_size, [settings["hidden"]] * settings["layers"], 10, activation="relu",
                        weight_init=weight_init, rng=seed)
         trainers[name] = Trainer(model, optim.SGD(model.parameters(), lr=settings["lr"]), (data.x_train, data.t_train),
-                                 verbose=False)
+                                 verbose=False, compile=compile)
     losses = training.lockstep(trainers, data.x_train, data.t_train, settings["iters"], settings["batch_size"], seed,
                              desc=EXPERIMENT.name, verbose=verbose,
                              after_update=True)  # the book's record, for its statistic
