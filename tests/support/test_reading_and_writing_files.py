@@ -430,7 +430,7 @@ def fake_tour(monkeypatch):
     module = experiments.get("optimizer_paths")
 
     def run_tour(out: Path, label: str, fail: bool = False) -> None:
-        def run(data, out, seed=0, quick=False, verbose=True):
+        def run(data, out, seed=0, quick=False, verbose=True, compile=False):
             files.write_text(out / "optimizer_paths.png", label)
             if fail:
                 raise KeyboardInterrupt  # Ctrl-C in the middle of the run

@@ -1,5 +1,6 @@
 """Data for the chapter's experiments: MNIST (downloaded once, verified, cached), scikit-learn's 8x8 digits (offline),
-an IDX reader, a train/validation split and mini-batches.
+a train/validation split and mini-batches. Reading IDX files is `idx.read_idx` and downloading one file safely is
+`download.download_to`; both are re-exported here (`datasets.read_idx`, `datasets.DownloadError`).
 
     from tinygrad6 import datasets
     (x_train, t_train), (x_test, t_test) = datasets.mnist()             # 60,000 / 10,000, x in [0, 1], (N, 784)
@@ -18,24 +19,19 @@ is ever unpickled). Only http:// and https:// URLs are downloaded, also after a 
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import http.client
-import math
 import os
-import socket
-import tempfile
-import threading
-import urllib.error
-import urllib.parse
-import urllib.request
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from .progress import progress_bar
+from .download import DownloadError, NotHTTPError, Watchdog, download_to
+from .idx import read_idx
+
+__all__ = ["MIRRORS", "MD5", "SIZES", "TRAIN_FILES", "TEST_FILES", "DownloadError", "NotHTTPError",
+           "read_idx", "mnist", "mnist_test_split", "mnist_files", "default_root", "fetch", "digits",
+           "train_val_split", "batches"]
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -69,98 +65,9 @@ MNIST_MAX_BYTES = 60000 * 28 * 28  # the largest MNIST file's data (train-images
 TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
-# IDX: 2 zero bytes, a dtype code, the number of dimensions, then one big-endian uint32 per dimension, then the data.
-IDX_DTYPES: dict[int, np.dtype] = {
-    0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
-}
-
-
-class DownloadError(OSError):
-    """No mirror gave a complete, verified copy of a file (offline, server error, or wrong contents)."""
-
-
-class NotHTTPError(ValueError):
-    """A mirror, or a redirect from one, names a URL that is not http:// or https:// (ftp://, file://, data:...)."""
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
-GZIP_MAX_RATIO = 1032  # deflate, gzip's compression, turns n bytes into at most 1032 * n (258-byte matches, 2 bits)
-
-
-def read_idx(path: str | os.PathLike, max_bytes: int = 1 << 28) -> np.ndarray:
-    """The array stored in an IDX file (gzip-compressed or raw), e.g. (10000, 28, 28) uint8 for t10k-images.
-
-    Checks the magic number (two zero bytes, a known dtype code, at least one dimension), that the header is
-    complete and declares a shape a numpy array can have (at most 64 dimensions, a size that fits), and that the
-    payload has exactly prod(dims) * itemsize bytes. The header is read first and only as
-    many bytes as it declares are decompressed after it (one more byte is refused as trailing bytes): a header
-    declaring more than `max_bytes` of data (default 256 MiB; MNIST's largest file holds 47 MB) or more than the
-    file can hold (gzip expands at most GZIP_MAX_RATIO times) is refused before any data is read. Anything wrong
-    is a ValueError naming the file and the problem."""
-    path = Path(path)
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        compressed = f.read(2) == b"\x1f\x8b"  # gzip magic
-        f.seek(0)
-        if not compressed:
-            return _read_idx_stream(f, path, size, compressed, max_bytes)
-        try:
-            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
-                return _read_idx_stream(stream, path, size, compressed, max_bytes)
-        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
-            raise ValueError(f"read_idx: {path}: not a valid gzip file (truncated or corrupted?): {e}") from None
-
-
-def _read_idx_stream(stream, path: Path, size: int, compressed: bool, max_bytes: int) -> np.ndarray:
-    """read_idx on an open stream of the uncompressed bytes; `size` is the file's size on disk."""
-    magic = stream.read(4)
-    if len(magic) < 4:
-        raise ValueError(f"read_idx: {path}: {len(magic)} bytes is too short for an IDX header (4 bytes of magic)")
-    zero, code, ndim = magic[:2], magic[2], magic[3]
-    if zero != b"\x00\x00" or code not in IDX_DTYPES or ndim == 0:
-        raise ValueError(f"read_idx: {path}: bad magic number {magic.hex()} (expected 0000 + dtype code in "
-                         f"{sorted(f'{c:02x}' for c in IDX_DTYPES)} + number of dimensions >= 1); not an IDX file")
-    sizes = stream.read(4 * ndim)
-    header = 4 + 4 * ndim
-    if len(sizes) < 4 * ndim:
-        raise ValueError(f"read_idx: {path}: header says {ndim} dimensions but the file ends after "
-                         f"{4 + len(sizes)} bytes")
-    dims = tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))
-    dtype = IDX_DTYPES[code]
-    try:
-        np.broadcast_to(np.empty((), dtype), dims)  # a shape numpy can hold (at most 64 axes, a size that fits)
-    except ValueError as e:
-        raise ValueError(f"read_idx: {path}: its header declares {ndim} dimensions {_short(dims)}, which no numpy "
-                         f"array can have ({e}); not an IDX file tinygrad6 can read") from None
-    expected = math.prod(dims) * dtype.itemsize  # Python ints: a forged header cannot overflow them
-    need = f"dimensions {dims} of {dtype.name} need {expected} bytes of data"
-    if expected > max_bytes:
-        raise ValueError(f"read_idx: {path}: {need}, more than max_bytes={max_bytes}; not read (pass a larger "
-                         f"max_bytes if the file really is that big)")
-    if not compressed and size - header != expected:
-        what = "truncated" if size - header < expected else "has trailing bytes"
-        raise ValueError(f"read_idx: {path}: {what}: {need}, the file has {size - header}")
-    if compressed and expected > GZIP_MAX_RATIO * size:
-        raise ValueError(f"read_idx: {path}: truncated: {need}, more than a gzip file of {size} bytes can hold "
-                         f"(at most {GZIP_MAX_RATIO} times its size)")
-    data = np.empty(expected, dtype=np.uint8)
-    filled = 0
-    while filled < expected and (chunk := stream.read(min(expected - filled, 1 << 20))):
-        data[filled:filled + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
-        filled += len(chunk)
-    if filled < expected:
-        raise ValueError(f"read_idx: {path}: truncated: {need}, the file has {filled}")
-    if stream.read(1):
-        raise ValueError(f"read_idx: {path}: has trailing bytes: {need}, the file has more; not read further")
-    return data.view(dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)  # native byte order
-
-
-def _short(dims: tuple[int, ...]) -> str:
-    """The dimensions as text, at most eight of them shown."""
-    return str(dims) if len(dims) <= 8 else f"({', '.join(map(str, dims[:8]))}, ...)"
-
-
 def _read_pair(root: Path, images_file: str, labels_file: str) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 28, 28) uint8 and labels (N,) uint8, checked to belong together."""
     images = read_idx(root / images_file, max_bytes=MNIST_MAX_BYTES)
@@ -279,9 +186,10 @@ def fetch(name: str, root: str | os.PathLike, mirrors: list[str] | None = None, 
     failures, unreachable = [], []
     for base in mirrors:
         url = base + name
-        with _Watchdog(deadline) as watchdog:
+        with Watchdog(deadline) as watchdog:
             try:
-                return _download(url, root / name, md5.get(name), max_bytes, timeout, progress, watchdog)
+                return download_to(root / name, url, md5.get(name), max_bytes, timeout, progress, watchdog,
+                                   check=read_idx)
             except (OSError, ValueError, http.client.HTTPException) as e:  # URLError and timeouts are OSErrors
                 reason = getattr(e, "reason", None) or e
                 if watchdog.expired:
@@ -294,143 +202,6 @@ def fetch(name: str, root: str | os.PathLike, mirrors: list[str] | None = None, 
     raise DownloadError(f"mnist: {lead}could not download {name} into {root} ({'; '.join(failures)}); put the MNIST "
                         f".gz files there yourself, set $TINYGRAD6_DATA to a folder that has them, or use another "
                         f"mirror: mnist(mirror=URL) or ${MIRROR_VARIABLE}")
-
-
-def _download(url: str, dest: Path, expected_md5: str | None, max_bytes: int, timeout: float, progress: bool,
-              watchdog: _Watchdog) -> Path:
-    """One attempt: stream `url` into a temporary file beside `dest`, check length and MD5, rename."""
-    _require_http(url)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        digest = hashlib.md5()
-        received = 0
-        with os.fdopen(fd, "wb") as f, watchdog.open(url, timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            if total is not None and total > max_bytes:
-                raise ValueError(f"the server announces {total} bytes, more than the {max_bytes} bytes expected")
-            with progress_bar(total, f"downloading {dest.name}", progress, unit="B", unit_scale=True) as bar:
-                while chunk := response.read(1 << 16):
-                    received += len(chunk)
-                    if received > max_bytes:
-                        raise ValueError(f"more than the {max_bytes} bytes expected; stopped there")
-                    f.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-        if watchdog.expired:  # the watchdog closed the connection: what arrived is not the whole file
-            raise TimeoutError("deadline passed")
-        if total is not None and received != total:
-            raise ValueError(f"incomplete download: got {received} of {total} bytes")
-        if expected_md5 is not None and digest.hexdigest() != expected_md5:
-            raise ValueError(f"MD5 mismatch: got {digest.hexdigest()}, expected {expected_md5}")
-        read_idx(tmp)  # the structure must be right as well
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-class _Watchdog:
-    """The deadline of one download attempt, as a context manager.
-
-    A socket timeout bounds each read only, so a server that sends a byte every few seconds never times out.
-    When the deadline passes, the watchdog shuts down the attempt's socket from a timer thread, which ends any
-    read in progress, of the headers or of the body. It also records whether a connection was made at all: only
-    when none was is "offline?" a fair guess."""
-
-    def __init__(self, seconds: float) -> None:
-        self.connected = self.expired = False
-        self._sockets: list[socket.socket] = []
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._timer.cancel()
-
-    def open(self, url: str, timeout: float):
-        """urllib.request.urlopen(url, timeout=timeout) through connections this watchdog watches, for http and
-        https only (urllib's ftp, file and data handlers are left out; a redirect elsewhere is refused)."""
-        opener = urllib.request.OpenerDirector()
-        for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _WatchedHandler(self),
-                        urllib.request.HTTPDefaultErrorHandler(), _HTTPOnlyRedirects(),
-                        urllib.request.HTTPErrorProcessor()):
-            opener.add_handler(handler)
-        return opener.open(url, timeout=timeout)
-
-    def watch(self, sock: socket.socket) -> None:
-        self.connected = True
-        self._sockets.append(sock)
-        if self.expired:  # the deadline passed while connecting
-            self._expire()
-
-    def _expire(self) -> None:
-        self.expired = True
-        for sock in self._sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:  # already closed
-                pass
-
-
-class _WatchedConnection:
-    """Mixin for http.client's connections: hands each new socket to a _Watchdog."""
-
-    def __init__(self, *args, watchdog: _Watchdog, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.watchdog = watchdog
-
-    def connect(self) -> None:
-        super().connect()
-        self.watchdog.watch(self.sock)
-
-
-class _WatchedHTTPConnection(_WatchedConnection, http.client.HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_WatchedConnection, http.client.HTTPSConnection):
-    pass
-
-
-class _WatchedHandler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
-    """urllib's http and https handlers in one (build_opener then adds neither default), opening watched
-    connections."""
-
-    def __init__(self, watchdog: _Watchdog) -> None:
-        super().__init__()
-        self.watchdog = watchdog
-
-    def http_open(self, req):
-        return self.do_open(_WatchedHTTPConnection, req, watchdog=self.watchdog)
-
-    def https_open(self, req):
-        return self.do_open(_WatchedHTTPSConnection, req, watchdog=self.watchdog)
-
-
-class _HTTPOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """urllib's redirects, but only to http:// and https:// URLs (NotHTTPError otherwise)."""
-
-    def http_error_302(self, req, fp, code, msg, headers):
-        target = urllib.parse.urljoin(req.full_url, headers.get("location") or headers.get("uri") or "")
-        try:
-            _require_http(target, redirected=True)
-        except NotHTTPError:
-            fp.close()
-            raise
-        return super().http_error_302(req, fp, code, msg, headers)
-
-    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
-
-
-def _require_http(url: str, redirected: bool = False) -> None:
-    """Raise NotHTTPError unless `url` is an http:// or https:// URL."""
-    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
-        what = f"the server redirected to {url[:200]!r}, which is" if redirected else "this is"
-        raise NotHTTPError(f"{what} not a web address: only http:// and https:// URLs are downloaded")
 
 
 # -- scikit-learn's digits ----------------------------------------------------------------------------------------
