@@ -15,66 +15,131 @@ the printed output on the page show the same graph. Needs Graphviz's `dot`.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import graphviz
 import numpy as np
 
 import tinygrad6
-import tinygrad6.functional as F
-from tinygrad6 import Tensor, nn, optim, viz
-from tinygrad6.compile import CompiledStep
+import tinygrad6.viz.drawing
+from tinygrad6 import Tensor, nn, viz
+from tinygrad6.chapter6.tour import render_batchnorm
+from tinygrad6.support.files import write_bytes
 
-DOCS_FIGURES = Path(__file__).resolve().parents[1] / "docs" / "figures"
-
-
-def apples_graph() -> Tensor:
-    """Section 1: the book's apple-and-tax bill, price = apple * apple_num * tax, after backward with every
-    intermediate's gradient kept (retain_grads), so each tensor shows its value and its gradient."""
-    with tinygrad6.retain_grads():
-        apple = Tensor(100.0, requires_grad=True, name="apple")
-        apple_num = Tensor(2.0, requires_grad=True, name="apple_num")
-        tax = Tensor(1.1, requires_grad=True, name="tax")
-        apple_price = (apple * apple_num).named("apple_price")
-        price = (apple_price * tax).named("price")
-    price.backward(retain_graph=True)
-    return price
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+DOCS_FIGURES = DOCS / "figures"
+PYTHON_FENCE = re.compile(r"^```python\s*$")
+IMAGE = re.compile(r"^!\[[^\]]*\]\(figures/(?P<name>[^)\s]+)\)")
 
 
-def mul_graph() -> Tensor:
-    """Section 4: L = sum(a * b), after backward (the leaves show their gradients)."""
-    a = Tensor([1.0, 2.0, 3.0], requires_grad=True, name="a")
-    b = Tensor([4.0, 5.0, 6.0], requires_grad=True, name="b")
-    L = (a * b).sum()
-    L.name = "L"
-    L.backward(retain_graph=True)
-    return L
+@dataclass(frozen=True)
+class Figure:
+    """A drawing made from a page's own code: run the page's ```python blocks that stand above the figure, in one
+    namespace (as a reader pasting them would), then draw the object called `draws` there with `options` (draw's
+    keyword arguments). When `draws` names a `graphviz.Digraph` the page made itself (viz.draw(...)), it is
+    rendered as it is."""
+
+    page: str
+    draws: str
+    options: dict = field(default_factory=dict)
 
 
-def x2_plus_x_graph() -> Tensor:
-    """Section 5: z = x*x + x at x = 3, after backward: x.grad = 2x + 1 = 7."""
-    x = Tensor(3.0, requires_grad=True, name="x")
-    t = x * x
-    t.name = "t"
-    z = t + x
-    z.name = "z"
-    z.backward(retain_graph=True)
-    return z
+FIGURES: dict[str, Figure] = {
+    "autograd-apples.svg": Figure("how-autograd-works.md", "drawing"),  # the page's viz.draw(price, backward=True)
+    "autograd-mul.svg": Figure("how-autograd-works.md", "L"),
+    "autograd-x2-plus-x.svg": Figure("how-autograd-works.md", "z"),
+    "autograd-second-derivative.svg": Figure("how-autograd-works.md", "dy", {"show": ("shape", "value")}),
+    "autograd-batchnorm.svg": Figure("how-autograd-works.md", "loss", {"show": ("shape",)}),
+    "autograd-compiled-step.svg": Figure("compiled-step.md", "step", {"show": ("shape",), "collapse": True}),
+}
+# figures of the tour, drawn by the tour's own code (the README shows them)
+TOUR_FIGURES = ("batchnorm_graph.svg",)
 
 
-def second_derivative_graph() -> Tensor:
-    """Section 7: dy/dx for y = tanh(x), recorded with create_graph=True; the graph of the gradient itself."""
-    x = Tensor(0.5, requires_grad=True, name="x")
-    y = x.tanh()
-    y.name = "y"
-    (dy,) = tinygrad6.grad(y, x, create_graph=True)
-    dy.name = "dy/dx"
-    return dy
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """(line of the opening fence, code) of every ```python block of a Markdown page, in order."""
+    blocks, lines, i = [], text.split("\n"), 0
+    while i < len(lines):
+        if PYTHON_FENCE.match(lines[i]):
+            start, body = i, []
+            i += 1
+            while not lines[i].startswith("```"):
+                body.append(lines[i])
+                i += 1
+            blocks.append((start + 1, "\n".join(body) + "\n"))
+        i += 1
+    return blocks
+
+
+def figure_lines(text: str) -> dict[str, int]:
+    """figure file name -> the line of the page that shows it."""
+    return {m.group("name"): n for n, line in enumerate(text.split("\n"), 1) if (m := IMAGE.match(line))}
+
+
+def draw_page_figures(page: str, names: list[str], out: Path) -> list[Path]:
+    """Run `page`'s python blocks in order, in a scratch folder, and draw each figure of `names` as soon as the
+    blocks above it have run (so it shows the objects as the page has them there)."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    where = figure_lines(text)
+    missing = [name for name in names if name not in where]
+    if missing:
+        raise ValueError(f"{page} shows no figure {missing}")
+    todo = sorted(names, key=where.__getitem__)
+    namespace: dict = {"__name__": "__docs__"}
+    written = []
+    old_cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(io.StringIO()):
+        os.chdir(scratch)
+        try:
+            for line, code in [*python_blocks(text), (10**9, "")]:
+                while todo and where[todo[0]] < line:
+                    name = todo.pop(0)
+                    written.append(_draw(namespace, FIGURES[name], out / name))
+                if not todo:
+                    break
+                exec(compile("\n" * line + code, page, "exec"), namespace)
+        finally:
+            os.chdir(old_cwd)
+    return written
+
+
+def _draw(namespace: dict, figure: Figure, path: Path) -> Path:
+    what = namespace[figure.draws]
+    if isinstance(what, graphviz.Digraph):
+        return write_bytes(path, viz.drawing.pipe(what, path.suffix[1:]))
+    return viz.render(what, path=path, **figure.options)
+
+
+def draw_all(out: Path) -> list[Path]:
+    """Render every figure of FIGURES (from their pages' code) and TOUR_FIGURES (from the tour's) into `out`;
+    returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for page in dict.fromkeys(figure.page for figure in FIGURES.values()):
+        written += draw_page_figures(page, [name for name, f in FIGURES.items() if f.page == page], out)
+    with tempfile.TemporaryDirectory() as scratch:
+        render_batchnorm(Path(scratch))
+        written.append(Path(shutil.copy(Path(scratch) / "batchnorm_graph.svg", out / "batchnorm_graph.svg")))
+    for path in written:  # source paths in tooltips relative to the repository, not to this machine
+        svg = path.read_text(encoding="utf-8")
+        for root in (f"{REPO}/", f"{REPO}/".replace("-", "&#45;")):
+            svg = svg.replace(root, "")
+        path.write_text(svg, encoding="utf-8")
+    return written
 
 
 def batchnorm_graph() -> Tensor:
-    """Section 8: a BatchNorm1d layer on a (4, 3) batch, projected on a random upstream gradient dy; built under
-    record_source(), so the ops know their lines (yours and BatchNorm1d.forward's)."""
+    """The loss the step-through page's picture walks: how-autograd-works.md's BatchNorm1d on a (4, 3) batch,
+    projected on a random upstream gradient dy, built under record_source() so the page shows the lines of code."""
     rng = np.random.default_rng(0)
     x = Tensor(rng.normal(2.0, 3.0, size=(4, 3)).round(2), requires_grad=True, name="x")
     dy = Tensor(rng.normal(size=(4, 3)).round(2), name="dy")
@@ -82,41 +147,6 @@ def batchnorm_graph() -> Tensor:
         loss = (nn.BatchNorm1d(3)(x) * dy).sum()
     loss.name = "loss"
     return loss
-
-
-def compiled_step_graph() -> CompiledStep:
-    """docs/compiled-step.md, last section: the page's 784-50-10 MLP training step, compiled and traced on its
-    first batch of 100 (a fresh model, so the optimizer shows the page's first learning rate)."""
-    model = nn.MLP(784, [50], 10, rng=0)
-    opt = optim.SGD(model.parameters(), lr=0.1)
-
-    def train_step(x, t):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(Tensor(x)), t)
-        loss.backward()
-        opt.step()
-        return loss
-
-    step = tinygrad6.compile(train_step)
-    rng = np.random.default_rng(0)
-    step(rng.random((100, 784)), rng.integers(0, 10, 100))
-    return step
-
-
-FIGURES: dict[str, tuple[Callable[[], Tensor | CompiledStep], dict]] = {
-    "autograd-apples.svg": (apples_graph, {"show": ("value", "grad"), "rankdir": "LR"}),
-    "autograd-mul.svg": (mul_graph, {}),
-    "autograd-x2-plus-x.svg": (x2_plus_x_graph, {}),
-    "autograd-second-derivative.svg": (second_derivative_graph, {"show": ("shape", "value")}),
-    "autograd-batchnorm.svg": (batchnorm_graph, {"show": ("shape",)}),
-    "autograd-compiled-step.svg": (compiled_step_graph, {"show": ("shape",), "collapse": True}),
-}
-
-
-def draw_all(out: Path) -> list[Path]:
-    """Render every figure of FIGURES into the folder `out`; returns the paths written."""
-    out.mkdir(parents=True, exist_ok=True)
-    return [viz.render(build(), path=out / name, **kwargs) for name, (build, kwargs) in FIGURES.items()]
 
 
 def accumulation_step(loss: Tensor, name: str = "x") -> int:
@@ -128,24 +158,39 @@ def accumulation_step(loss: Tensor, name: str = "x") -> int:
     raise ValueError(f"no tensor named {name!r} gets a gradient in this graph")
 
 
+SCREENSHOT = "debugging-backprop-html.png"
+
+
 def screenshot_backprop_html(out: Path, step: int | None = None) -> Path:
-    """Write the step-through page of the BatchNorm example and a PNG of it at `step` (default: the step where x
-    receives its second contribution), in headless Chromium."""
+    """Write the step-through page of the BatchNorm example, drive it as a reader would (press -> `step` times from
+    step 0; default: the step where x receives its last contribution), photograph it in headless Chromium, and
+    record what the page showed, read back from its DOM, in a JSON file next to the PNG (the docs test checks the
+    caption against it): the step counter, the highlighted op, the accumulation lines and the zoom."""
     from playwright.sync_api import sync_playwright
 
     loss = batchnorm_graph()
     step = accumulation_step(loss) if step is None else step
-    page_path = viz.backprop_html(loss, out / "batchnorm_backprop.html")
-    png = out / "debugging-backprop-html.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+    png = out / SCREENSHOT
+    with tempfile.TemporaryDirectory() as scratch, sync_playwright() as p:
+        page_path = viz.backprop_html(loss, Path(scratch) / "batchnorm_backprop.html")
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(page_path.resolve().as_uri())
-        page.locator("#slider").fill(str(step))
+        page.keyboard.press("Home")  # the page opens at step 0; Home makes sure
+        for _ in range(step):
+            page.keyboard.press("ArrowRight")
         page.evaluate("document.getElementById('sent').scrollIntoView()")  # the contributions and their sum
+        shown = page.evaluate("""() => ({
+            counter: document.getElementById("counter").textContent,
+            op: document.querySelector("#step-info .op-name").textContent,
+            highlighted: [...document.querySelectorAll("#graph .cur")].map(e => e.id),
+            accumulation: [...document.querySelectorAll("#sent .accum")].map(
+                e => e.textContent.split(" contributions")[0].split(" gradient is")[0].trim()),
+            zoom: document.getElementById("zoom-level").textContent})""")
         page.screenshot(path=str(png), full_page=False)
         browser.close()
-    page_path.unlink()  # the page itself is regenerated by the reader; only the picture is kept
+    record = {"presses": step, **shown}
+    png.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return png
 
 

@@ -44,6 +44,7 @@ from .model import (
     shape_text,
     value_lines,
 )
+from .trace import Replay
 
 # colour roles (torchviz-like: one colour per kind of node, explained by the legend)
 TENSOR_STYLE: dict[str, dict[str, str]] = {
@@ -87,16 +88,21 @@ _UPDATE_ATTRS = _attrs(UPDATE_STYLE)
 _REF_ATTRS = _attrs({"shape": "ellipse", "style": "dashed", "color": "#9e9e9e", "fontcolor": "#616161",
                      "fontsize": "9", "height": "0.2", "margin": "0.02"})
 _INPUT_EDGE = _attrs({"fontsize": "10", "fontcolor": "#4e342e", "fontname": "Helvetica-Bold"})
+BACKWARD_STYLE = {"color": "#c62828", "fontcolor": "#c62828", "fontsize": "10", "penwidth": "1.5", "style": "dashed"}
+_BACKWARD_EDGE = _attrs(dict(BACKWARD_STYLE, dir="back", constraint="false"))
+_SEED_EDGE = _attrs(dict(BACKWARD_STYLE, dir="back"))
 
 
 
 def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", "grad"), rankdir: str = "TB",
                   legend: bool = True, updates: Sequence[Update] = (),
-                  max_layout: int | None = MAX_LAYOUT) -> graphviz.Digraph:
+                  max_layout: int | None = MAX_LAYOUT, backward: Replay | None = None) -> graphviz.Digraph:
     """The `graphviz.Digraph` of a built `GraphModel`: what `draw` returns once it has checked its arguments, and
     what the step-through page renders. `show`, `rankdir`, `legend` and `max_layout` as in `draw`, already checked;
-    `updates` become boxes at the top level, fed by their gradients (outputs of the model). The number of ops is
-    not checked here (call `check_size` first). ValueError names a tensor, scope or op name Graphviz cannot draw."""
+    `updates` become boxes at the top level, fed by their gradients (outputs of the model); `backward`, a replayed
+    backward pass of the model's output, adds one red arrow against each arrow (`backward_lines`). The number of
+    ops is not checked here (call `check_size` first). ValueError names a tensor, scope or op name Graphviz cannot
+    draw."""
     g = graphviz.Digraph("tinygrad6", graph_attr={"rankdir": rankdir, "nodesep": "0.25", "ranksep": "0.3",
                                                    "fontname": "Helvetica", "fontsize": "11"},
                          node_attr={"fontname": "Helvetica", "fontsize": "10", "height": "0.3"},
@@ -157,9 +163,49 @@ def build_digraph(model: GraphModel, show: tuple[str, ...] = ("shape", "value", 
         edges.extend((model.tensor_id[id(grad)], f"update{i}", f"id=e_{model.tensor_id[id(grad)]}_update{i}",
                       model.label(grad)) for grad in update.gradients)
     g.body.extend(_edge_lines(edges, max_layout))
+    if backward is not None:
+        g.body.extend(backward_lines(model, backward))
     if legend:
-        g.body.extend(_legend_lines(roles_seen, bool(model.boxes), bool(updates)))
+        g.body.extend(_legend_lines(roles_seen, bool(model.boxes), bool(updates), backward is not None))
     return g
+
+
+def backward_lines(model: GraphModel, replay: Replay) -> list[str]:
+    """The book's backward arrows (its figure 5-16), read from the records of `backward_steps`: against each arrow
+    x -> op, the gradient the op's rule sent back to x (`Contribution.grad`, so a tensor used twice gets two arrows
+    whose labels add up to its gradient); against op -> y, the complete gradient of y that the op received; and the
+    seed, the gradient the output starts from. Each is drawn as `x -> op [dir=back]`, so the layout keeps the
+    forward arrows' ranks. Ops inside a collapsed box get no backward arrows (the box hides what flows inside)."""
+    lines = []
+
+    def arrow(src: str, dst: str, grad, what: str, arrow_id: str, attrs: str = _BACKWARD_EDGE) -> None:
+        label = value_lines(grad.data)
+        lines.append(f"\t{src} -> {dst} [label={dot_label(label)} class=backward id={arrow_id} "
+                     f"tooltip={dot_tooltip([what, *label])} {attrs}]\n")
+
+    outputs = [t for t in model.outputs if id(t) in model.tensor_id and model.tensor_visible(t)]
+    for t in outputs[:1]:  # the replay starts from the first output
+        node = model.tensor_id[id(t)]
+        lines.append(f'\tseed_{node} [label="" shape=point style=invis width=0.01]\n')
+        arrow(node, f"seed_{node}", replay.seed, f"the seed: d{model.label(t)}/d{model.label(t)}", f"b_seed_{node}",
+              _SEED_EDGE)  # the one arrow that places a node: the seed's start, after the output
+    for step in replay.steps:
+        op = step.op
+        if model.op_box[id(op)] is not None:
+            continue
+        node = model.op_id[id(op)]
+        y = op.output
+        if y is not None and id(y) in model.tensor_id and model.tensor_visible(y):
+            arrow(node, model.tensor_id[id(y)], step.grad_output,
+                  f"d{model.label(model.outputs[0])}/d{model.label(y)}, the gradient {op.name} receives",
+                  f"b_{node}_{model.tensor_id[id(y)]}")
+        for i, (x, c) in enumerate(zip(op.inputs, step.contributions)):
+            if c is None or c.grad is None or not model.tensor_visible(x) or model.is_wire(x):
+                continue
+            src = model.tensor_id[id(x)]
+            arrow(src, node, c.grad, f"{op.name} sends {model.label(x)} its gradient "
+                  f"({c.received} of {c.expected})", f"b_{src}_{node}_{i}")
+    return lines
 
 
 CUT_NOTE = "long arrows cut"
@@ -321,7 +367,8 @@ def _box_node(model: GraphModel, path: ScopePath, node_id: str) -> str:
             f"tooltip={dot_tooltip([f'scope {where} (collapsed)', summary])} {_BOX_ATTRS}]\n")
 
 
-def _legend_lines(roles: set[str], has_boxes: bool, has_updates: bool = False) -> list[str]:
+def _legend_lines(roles: set[str], has_boxes: bool, has_updates: bool = False,
+                  has_backward: bool = False) -> list[str]:
     lines = ['\tsubgraph cluster_legend {\n',
              '\t\tgraph [label=legend class=legend color="#bdbdbd" fontname=Helvetica fontsize=10 id=legend '
              'style="rounded,dashed"]\n']
@@ -333,6 +380,9 @@ def _legend_lines(roles: set[str], has_boxes: bool, has_updates: bool = False) -
         entries.append(("legend_box", ["collapsed scope"], BOX_STYLE))
     if has_updates:
         entries.append(("legend_update", ["optimizer update", "(opt.step(), not traced op by op)"], UPDATE_STYLE))
+    if has_backward:
+        entries.append(("legend_backward", ["red dashed arrow:", "the gradient flowing back"],
+                        {"shape": "plaintext", "fontcolor": BACKWARD_STYLE["color"]}))
     for node_id, text, style in entries:
         lines.append(f"\t\t{node_id} [label={dot_label(text)} class=legend id={node_id} "
                      f"{_attrs(dict(style, fontsize='9'))}]\n")

@@ -23,6 +23,7 @@ from ..engine.tensor import Tensor
 from ..support.files import write_bytes, write_text
 from .dot import CUT_NOTE, build_digraph, graphviz  # dot.py imports graphviz, or says how to install it
 from .model import DOT_TIMEOUT, MAX_LAYOUT, MAX_OPS, GraphModel, Update, check_size, compiled_parts
+from .trace import replay_backward
 
 SHOW_KEYS = ("shape", "value", "grad", "source")
 FALLBACK_AFTER = 10.0  # seconds render and the page give dot before they fall back to the drawing with cut arrows
@@ -47,7 +48,7 @@ class GraphvizNotFoundError(RuntimeError):
 
 def draw(*outputs, show: Iterable[str] | str = ("shape", "value", "grad"), rankdir: str = "TB",
          collapse: bool | Iterable[str] = (), legend: bool = True, max_ops: int | None = MAX_OPS,
-         max_layout: int | None = MAX_LAYOUT) -> graphviz.Digraph:
+         max_layout: int | None = MAX_LAYOUT, backward: bool = False) -> graphviz.Digraph:
     """The computation graph behind `outputs` (tensors, or one compiled step once called: see `compiled_parts`) as
     a `graphviz.Digraph` (displays inline in Jupyter; `.source` is the DOT text; `render` writes files).
 
@@ -67,6 +68,11 @@ def draw(*outputs, show: Iterable[str] | str = ("shape", "value", "grad"), rankd
         arrow) to lay out as is, MAX_LAYOUT by default. Past it, arrows over more than LONG_ARROW ranks (a weight
         shared by every step of a loop) are cut: the tensor is drawn again, small and dashed, beside each op it feeds,
         and the drawing and a warning say so. 0: always cut them; None: never (dot may need minutes).
+    backward: also draw the backward pass as the book's figure 5-16 does: against every arrow, a red dashed arrow
+        labelled with the gradient that flows back along it, read from the records of `backward_steps` (for x -> op,
+        what op's rule sent to x; for op -> y, the gradient of y that op received; and the seed into the output).
+        Runs backward once more from the (single) output, keeping the graph and touching no `.grad`; a graph
+        freed by an earlier `backward()` needs that call to pass `retain_graph=True`.
 
     Names are shown literally, never as markup: tensor, scope and op names, op parameters and source paths may
     hold quotes, backslashes (`\\N`), `<b>`, `&amp;`, braces, `|` and line breaks; the drawing shows those very
@@ -83,9 +89,13 @@ def draw(*outputs, show: Iterable[str] | str = ("shape", "value", "grad"), rankd
         raise ValueError(f"draw: unknown show key(s) {unknown}; valid keys are {list(SHOW_KEYS)}")
     if rankdir not in RANKDIRS:
         raise ValueError(f"draw: rankdir must be one of {list(RANKDIRS)}, got {rankdir!r}")
+    if backward and (len(tensors) != 1 or updates):
+        raise ValueError("draw: backward=True draws the backward pass of one output tensor (the loss); "
+                         f"got {len(tensors)} outputs{' of a compiled step' if updates else ''}: draw one at a time")
     model = GraphModel.build(tensors, collapse)
     check_size(model, max_ops, "draw")
-    return build_digraph(model, show, rankdir, legend, updates, max_layout)
+    replay = replay_backward(tensors[0], caller="draw") if backward else None
+    return build_digraph(model, show, rankdir, legend, updates, max_layout, replay)
 
 
 def render(*outputs, path: str | os.PathLike, timeout: float | None = DOT_TIMEOUT, **draw_kwargs) -> Path:
