@@ -174,3 +174,43 @@ def test_the_hunt_page_shows_the_op_of_the_exercise_file():
     source = (EXERCISES / f"{HUNT}.py").read_text()
     cls = source[source.index("class Softmax(Op):"):].rstrip()
     assert cls in block.group(1), "the op on docs/exercises.md differs from docs/exercises/bughunt.py"
+
+
+# -- the pages: no answer on screen above the exercise that asks for it ------------------------------------------
+def folded(text: str, position: int) -> bool:
+    """True when `position` of a Markdown text lies inside a <details> element."""
+    before = text[:position]
+    return before.count("<details>") > before.count("</details>")
+
+
+def test_every_your_turn_is_answered_in_a_fold_after_it():
+    page = (REPO / "docs" / "build-your-own.md").read_text()
+    turns = [m.start() for m in re.finditer(r"\*\*Your turn\*\* \(about \d+ minutes\)", page)]
+    assert len(turns) >= 3, "build-your-own.md poses its steps as exercises"
+    for turn in turns:
+        answer = page.index("```python\n", turn)  # the first code after the exercise that runs: its answer
+        assert folded(page, answer), f"the code after 'Your turn' at character {turn} is not folded"
+
+
+def test_the_code_an_exercise_asks_for_is_not_on_the_page_above_it():
+    page = (REPO / "docs" / "build-your-own.md").read_text()
+    for asked, answer in [("x + x gave 1.0 where 2.0 is right", "x.grad = gx if x.grad is None else x.grad + gx"),
+                          ("each function runs exactly once", "pending[id(x)] -= 1"),
+                          ("Write `backward(y)`: it sets", "functions.append(x.creator)")]:
+        exercise, first = page.find(asked), page.find(answer)
+        assert exercise >= 0, f"build-your-own.md no longer asks {asked!r}; update this test"
+        assert first > exercise and folded(page, first), f"{answer!r} is shown before, or unfolded after, {asked!r}"
+
+
+def test_predict_prompts_fold_their_output():
+    # build-your-own.md's prompts are marked "Predict, then run:"; the other pages' are the numbered items of their
+    # Exercises section
+    for name in ["build-your-own.md", "how-autograd-works.md", "debugging-backprop.md", "chapter6.md"]:
+        page = (REPO / "docs" / name).read_text()
+        section = page if name == "build-your-own.md" else page.split("\n## Exercises\n", 1)[1].split("\n## ", 1)[0]
+        marker = r"Predict, then run:\*\*" if name == "build-your-own.md" else r"\*\*\d\. "
+        prompts = [m.end() for m in re.finditer(marker, section)]
+        assert len(prompts) >= 2, f"{name} has fewer than two predict-then-run prompts"
+        for prompt in prompts:
+            output = section.index("```text\n", prompt)
+            assert folded(section, output), f"{name}: the output after a prompt at character {prompt} is not folded"
