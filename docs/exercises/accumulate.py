@@ -1,11 +1,10 @@
-"""Exercise: make x + x right.
+"""Exercise (about 5 minutes once step 2 works): make x + x right.
 
-Write `backward(y)`, the creator loop of step 2 of docs/build-your-own.md, for the engine in tiny.py: seed
-y.grad = 1.0, then take functions from a list, starting with y.creator; for each, call backward(output.grad)
-and hand each input its gradient, then put the input's creator (if any) on the list.
-"Hand each input its gradient" must ADD to what the input already has (None means nothing yet): in x + x the
-same x receives two gradients, and both count. Graphs where a non-input Variable is used twice (diamonds) are
-the next exercise's business, not this one's.
+Write `backward(y)` for the engine in tiny.py (steps 2 and 3 of docs/build-your-own.md): y.grad becomes 1.0, and
+every Variable behind y gets its gradient by following the `creator` links back from y. The loop of step 2 gives
+x + x a gradient of 1.0 where it should be 2.0: find out why before you change anything (print what each call
+of `f.backward` returns, and what x.grad holds after each).
+Graphs where a computed Variable is used twice (diamonds) are the next exercise's business, not this one's.
 Check: `pytest docs/exercises/test_accumulate.py`.
 """
 
@@ -13,5 +12,5 @@ from tiny import Variable
 
 
 def backward(y: Variable) -> None:
-    """Fill in .grad of every Variable behind y (y.grad becomes 1.0), adding up gradients that meet."""
+    """Fill in .grad of every Variable behind y (y.grad becomes 1.0)."""
     raise NotImplementedError("accumulate.py: write backward")

@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE))  # so that stubs and solutions alike can `import t
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--impl", default=os.environ.get("EXERCISES_IMPL", str(HERE)),
-                     help="folder with sigmoid.py, topo.py, accumulate.py, tanh.py (default: the stubs)")
+                     help="folder with the exercise files (accumulate.py, topo.py, ...; default: the stubs)")
 
 
 @pytest.fixture

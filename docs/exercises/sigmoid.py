@@ -1,6 +1,8 @@
-"""Exercise: write Sigmoid as a tinygrad6 Op and gradcheck it.
+"""Exercise (about 15 minutes): write Sigmoid as a tinygrad6 Op and gradcheck it.
 
-    y = 1 / (1 + exp(-x))        dx = gy * y * (1 - y)
+Forward: the sigmoid of the book's chapter 3, elementwise. Backward: derive dy/dx yourself (the chain rule on
+1 / (1 + exp(-x)); then write the result with y alone, since y is what the op keeps) and multiply the gradient
+arriving at the output by it. The book's chapter 5 (the sigmoid layer) draws the same derivation as a graph.
 
 `forward` gets numpy arrays and returns one; `backward` gets the gradient of the output as a Tensor and returns
 the gradient of the input, written with Tensor operations (`self.output` is y, `self.inputs` is (x,)).
@@ -17,9 +19,9 @@ class Sigmoid(Op):
     saves_output = True  # backward reads self.output
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Return 1 / (1 + exp(-x)), elementwise."""
+        """The sigmoid of x, elementwise."""
         raise NotImplementedError("sigmoid.py: write Sigmoid.forward")
 
     def backward(self, gy):
-        """Return gy * y * (1 - y), with y = self.output."""
+        """The gradient of the input: gy times dy/dx, written with y = self.output."""
         raise NotImplementedError("sigmoid.py: write Sigmoid.backward")

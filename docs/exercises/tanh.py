@@ -1,10 +1,8 @@
-"""Exercise: add Tanh as a tinygrad6 Op and check its second derivative.
+"""Exercise (about 15 minutes): add Tanh as a tinygrad6 Op and check its second derivative.
 
-    y = tanh(x)        dx = gy * (1 - y**2)        d2y/dx2 = -2 y (1 - y**2)
-
-The second derivative comes for free if `backward` is written with Tensor operations: the backward pass is then
-itself a graph that can be differentiated (`create_graph=True`). A backward that computes with numpy arrays
-(`self.output.data`) gives the right first derivative and a wrong (zero) second one.
+Forward: np.tanh. Backward: derive d tanh(x)/dx from tanh(x) = (e^x - e^-x) / (e^x + e^-x) (the quotient rule)
+and write it with y = tanh(x) alone. The tests also check the second derivative, which you do not write: how
+must `backward` be written for tinygrad6 to differentiate it again? (docs/how-autograd-works.md, section 7, says.)
 Check: `pytest docs/exercises/test_tanh.py`.
 """
 
@@ -18,9 +16,9 @@ class Tanh(Op):
     saves_output = True  # backward reads self.output
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Return tanh(x), elementwise."""
+        """tanh(x), elementwise."""
         raise NotImplementedError("tanh.py: write Tanh.forward")
 
     def backward(self, gy):
-        """Return gy * (1 - y * y) with Tensor operations, y = self.output."""
+        """The gradient of the input: gy times dy/dx, written with y = self.output."""
         raise NotImplementedError("tanh.py: write Tanh.backward")

@@ -1,11 +1,9 @@
-"""Exercise: write the topological order.
+"""Exercise (about 25 minutes): run every Function once, at the right time.
 
-Return the Functions behind y in an order where each Function comes after every Function that uses its output,
-so that when its turn comes the gradient of its output is complete. Use Kahn's algorithm with consumer counts
-(step 4 of docs/build-your-own.md): first walk the graph once and count, for each Variable, how many input slots
-use it (x + x uses x twice); then start from y.creator, and after placing a Function, subtract one from the count
-of each of its inputs; an input whose count reaches 0 is complete, and its creator (if any) is ready.
-No recursion: a chain of 5,000 Functions must work.
+Return the Functions behind y in an order in which each Function comes after every Function that uses its
+output: then, when its turn comes, the gradient of its output is complete. Step 4 of docs/build-your-own.md says
+why the order matters (the diamond); how to find such an order is the exercise (the page has a hint, folded).
+No recursion: a chain of 5,000 Functions must work (Python stops recursing at about 1,000).
 Check: `pytest docs/exercises/test_topo.py`.
 """
 

@@ -279,6 +279,22 @@ def test_readme_learn_section_links_the_three_pages():
         assert name in targets, f"the Learn section does not link {name}"
 
 
+def test_learn_order_for_a_chapter_5_reader():
+    # build-your-own first (it starts from the book's MulLayer), then how autograd works, debugging, chapter 6; the
+    # engineering pages after the word "Optional"
+    order = ["build-your-own.md", "how-autograd-works.md", "debugging-backprop.md", "chapter6.md"]
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name, text in [("README.md's Learn", readme.split("## Learn", 1)[1].split("\n## ", 1)[0]),
+                       ("docs/README.md", (DOCS / "README.md").read_text(encoding="utf-8").split("\n## ", 1)[0])]:
+        targets = [t.split("/")[-1] for _, t in links(text)]
+        positions = [targets.index(page) for page in order]
+        assert positions == sorted(positions), f"{name} lists {targets}, not {order} in this order"
+        optional = text.index("Optional")
+        for page in ("compiled-step.md", "speed.md"):
+            assert text.index(page) > optional, f"{name}: {page} is not under the 'Optional' heading"
+        assert all(text.index(page) < optional for page in order), f"{name}: a guided page is marked optional"
+
+
 def test_every_guided_page_has_executed_examples_with_checked_output():
     for page in PAGES:
         if page.name in ("README.md", "speed.md"):  # the folder's index, and a reference page of benchmark numbers
