@@ -1,6 +1,6 @@
 """The BatchNorm example to step through in a debugger (docs/debugging-backprop.md).
 
-    python -m pdb examples/debug_batchnorm.py
+    python -m pdb examples/debug_batchnorm.py      # from the repository's root
 
 A BatchNorm1d layer on a batch of 4 samples with 3 features, projected on a random upstream gradient dy (the sum
 of a normalized batch does not depend on x, so `bn(x).sum()` would have a zero gradient). The same numbers as

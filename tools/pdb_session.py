@@ -3,8 +3,9 @@
     python tools/pdb_session.py            # rewrites the transcript block of docs/debugging-backprop.md
     python tools/pdb_session.py --print    # only print it
 
-It starts `python -m pdb examples/debug_batchnorm.py` in a folder outside the repository and without PYTHONPATH
-(as a reader runs it after `pip install -e .`), feeds it the commands of `commands()` on stdin, and puts
+It starts `python -m pdb examples/debug_batchnorm.py` from the repository's root and without PYTHONPATH (as the
+page tells a reader to run it after `pip install -e .`; pdb puts examples/ first on sys.path, so tinygrad6 is the
+installed package), feeds it the commands of `commands()` on stdin, and puts
 each command back after the `(Pdb) ` prompt that read it (pdb does not echo what it reads from a pipe), so the
 transcript reads as if typed. The only other changes to pdb's output: the repository's path is made relative and
 the standard library's folder is written <stdlib>. The transcript goes between the page's
@@ -74,14 +75,13 @@ def installed_editable() -> bool:
 
 
 def run_session() -> str:
-    """Run pdb as a reader would after the README's install: from a folder outside the repository, without
-    PYTHONPATH, on the example script given by its path."""
+    """Run pdb as a reader would after the README's install: from the repository's root, without PYTHONPATH,
+    typing the command the page shows."""
     typed = commands()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONUNBUFFERED"] = "1"
-    with tempfile.TemporaryDirectory() as outside:
-        result = subprocess.run([sys.executable, "-m", "pdb", str(REPO / TARGET)], input="\n".join(typed) + "\n",
-                                cwd=outside, env=env, capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run([sys.executable, "-m", "pdb", TARGET], input="\n".join(typed) + "\n", cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"pdb_session: pdb exited with {result.returncode}\n{result.stderr}")
     parts = result.stdout.split(PROMPT)

@@ -223,3 +223,32 @@ def test_an_assignment_of_a_library_call_names_its_result():
     assert first_linear_out.name == "out"
     plain = F.linear(x, W)  # without record_source: the library's name
     assert plain.name == "out"
+
+
+NOTEBOOK_SESSION = '''
+from IPython.core.interactiveshell import InteractiveShell
+
+shell = InteractiveShell.instance()
+cells = ["import tinygrad6\\nfrom tinygrad6 import Tensor, viz",
+         "x = Tensor(2.0, requires_grad=True)\\nwith tinygrad6.record_source():\\n    y = x * x",
+         "where = y.creator.location.user\\nprint(where)\\nprint(y.creator.location)\\n"
+         "print(viz.model.short_source(where))\\nprint(viz.html._locations(y.creator)[0])"]
+for cell in cells:
+    shell.run_cell(cell, store_history=True).raise_error()
+'''
+
+
+def test_a_notebook_cell_line_shows_as_the_cell_jupyter_numbers():
+    """IPython compiles cell [2] under a made-up file name (ipykernel: /tmp/ipykernel_81/1824229751.py); the line
+    is shown as `<cell 2>:3`, and the stepper still finds the line's code."""
+    pytest.importorskip("IPython", reason="IPython comes with ipykernel, in the dev extra")
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", NOTEBOOK_SESSION], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(HERE)))})
+    assert run.returncode == 0, run.stderr
+    raw, location, short, page = run.stdout.splitlines()
+    assert raw.endswith(":3") and "<cell" not in raw  # the op keeps the real file name (linecache reads it)
+    assert location == short == "<cell 2>:3", run.stdout
+    assert page == "{'where': '<cell 2>:3', 'code': 'y = x * x'}", page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -29,7 +30,9 @@ def test_the_walkthrough_notebook_runs_and_shows_its_results(tmp_path):
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit the notebook without outputs"
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError, with the cell and the traceback, if any cell fails
+    # the kernel imports this checkout's tinygrad6, as the tests do (not whatever copy is installed)
+    path = os.pathsep.join(p for p in (str(NOTEBOOK.parents[1]), os.environ.get("PYTHONPATH")) if p)
+    client.execute(env={**os.environ, "PYTHONPATH": path})  # raises CellExecutionError if any cell fails
     code = [c for c in nb.cells if c.cell_type == "code"]
     shown = [_outputs(c) for c in code]
     # the book's figure 5-16
@@ -42,4 +45,9 @@ def test_the_walkthrough_notebook_runs_and_shows_its_results(tmp_path):
     for name in ("mu", "xc", "var", "std", "xn"):
         assert f">{name}<" in shown[4], name
     assert "<iframe" in shown[5] and 'sandbox="allow-scripts"' in shown[5]
+    # "your line" names the cell as Jupyter numbers it ([N] beside the cell), not ipykernel's temporary file
+    cell = code[4].execution_count
+    assert f"your line: &lt;cell {cell}&gt;:6" in shown[4]  # the graph's tooltips (SVG-escaped)
+    assert f'\\u003ccell {cell}\\u003e:6' in shown[5]  # the stepper's data (JSON inside the iframe)
+    assert "ipykernel_" not in "".join(shown), "a location still shows ipykernel's temporary file name"
     assert "dL/dgamma" in shown[6]

@@ -2,7 +2,8 @@
 where broadcasting was undone, and accumulation as it happens; the same names as the drawing and the trace; a
 Jupyter stepper (`viz.stepper`) that embeds the page safely; and, in headless Chromium, the accumulation step,
 the rule of sqrt, a layout whose gradient notes neither overlap nor leave the drawing, a fit button that keeps
-the current op, and a clear note when the graph is too big to show whole.
+the current op, a clear note when the graph is too big to show whole, a wide graph that opens readable on the
+current op, and the contribution that makes a tensor final shown first.
 
 Skips when Graphviz's `dot`, Chromium or playwright is missing."""
 
@@ -249,4 +250,52 @@ def test_browser_runs_two_steppers_in_one_notebook_page(browser, tmp_path):
         frame.click("#next")
         assert frame.locator("#counter").inner_text() == f"step 1 / {steps - 1}"
     assert frames[1].locator("#step-info").inner_text().startswith("Step 1 / 1")
+    assert errors == []
+
+
+def test_browser_opens_a_wide_graph_readable_and_on_the_current_op(browser, tmp_path):
+    """A BatchNorm MLP is wider than the pane: fitted, its labels would be about 5 px high (37%). The page opens
+    with the nodes' usual label font at 11 px or more on screen, scrolled to the current op."""
+    loss, _ = bn_mlp_loss()
+    path = viz.backprop_html(loss, tmp_path / "bp.html")
+    svg = ET.fromstring("<svg" + path.read_text(encoding="utf-8").split("<svg", 1)[1].split("</svg>", 1)[0] +
+                        "</svg>")
+    ns = "{http://www.w3.org/2000/svg}"
+    sizes = [t.get("font-size") for g in svg.iter(f"{ns}g") if "node" in g.get("class", "").split()
+             for t in g.iter(f"{ns}text")]
+    label = max(set(sizes), key=sizes.count)  # the nodes' usual label font, in points
+    page, errors = open_page(browser, path)
+    on_screen = """(pt) => { const s = document.querySelector('#graph svg');
+        return pt * s.getBoundingClientRect().width / s.viewBox.baseVal.width; }"""
+    assert page.evaluate(on_screen, float(label)) >= 11, page.locator("#zoom-level").inner_text()
+    pane = page.locator("#graph").bounding_box()
+    cur = page.locator("#graph g.node.op.cur").bounding_box()
+    assert pane["x"] <= cur["x"] and cur["x"] + cur["width"] <= pane["x"] + pane["width"], (pane, cur)
+    assert pane["y"] <= cur["y"] and cur["y"] + cur["height"] <= pane["y"] + pane["height"], (pane, cur)
+    page.click("#zoom-fit")  # what it used to open at: the test is about a graph that fitting makes unreadable
+    assert page.evaluate(on_screen, float(label)) < 11
+    assert errors == []
+
+
+def test_browser_shows_the_contribution_that_makes_a_tensor_final_first(browser, tmp_path):
+    """At the step of xc * xc, xc gets its 2nd and 3rd contributions: the panel's first line about xc says
+    "3 of 3 ... final", as the drawing does, and no "2 of 3" line comes above it."""
+    loss, _, _ = bn_layer_loss()
+    path = viz.backprop_html(loss, tmp_path / "bp.html")
+    data = page_data(path.read_text(encoding="utf-8"))
+    mul = next(s for s in data["steps"] if s["name"] == "mul" and s["inputs"][0]["node"] == s["inputs"][1]["node"])
+    xc = mul["inputs"][0]["node"]
+    page, errors = open_page(browser, path)
+    page.locator("#slider").fill(str(mul["index"]))
+    blocks = page.locator(f'#sent .accum[data-node="{xc}"]')
+    assert blocks.count() == 1
+    first = blocks.first
+    assert (first.get_attribute("data-received"), first.get_attribute("data-of")) == ("3", "3")
+    assert first.inner_text().startswith("xc: 3 of 3 contributions received") and "final" in first.inner_text()
+    sent = page.locator("#sent").inner_text()
+    assert "2 of 3" not in sent.split("3 of 3")[0]
+    parts = [json.loads(first.locator(".part").nth(i).get_attribute("data-values")) for i in range(3)]
+    total = json.loads(first.locator(".running-sum").get_attribute("data-values"))
+    np.testing.assert_allclose(np.sum(parts, axis=0), total, rtol=1e-12)
+    assert "final" in page.locator(f"#graph g#{xc}").get_attribute("class")  # drawn final at the same step
     assert errors == []

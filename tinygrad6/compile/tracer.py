@@ -35,7 +35,7 @@ class Break:
 
     def __str__(self) -> str:
         line = _line_text(self.where)
-        at = f" at {self.where}{f' ({line})' if line else ''}" if self.where else ""
+        at = f" at {locations.shown(self.where)}{f' ({line})' if line else ''}" if self.where else ""
         return f"{self.reason}{at}; {self.fix}" if self.fix else f"{self.reason}{at}"
 
 

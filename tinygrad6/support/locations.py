@@ -11,6 +11,7 @@ import ast
 import functools
 import linecache
 import os
+import re
 import sys
 import sysconfig
 from dataclasses import dataclass
@@ -50,7 +51,19 @@ class Location:
     name: str | None = None
 
     def __str__(self) -> str:
-        return " via ".join(where for where in (self.user, self.library) if where) or "unknown location"
+        return " via ".join(shown(where) for where in (self.user, self.library) if where) or "unknown location"
+
+
+def shown(where: str) -> str:
+    """file:line as a reader should see it: a notebook cell's line as `<cell N>:line`, N being the execution count
+    Jupyter shows beside the cell as [N] (IPython compiles each cell under a temporary file name such as
+    /tmp/ipykernel_81/1824229751.py and remembers the count); anything else unchanged."""
+    filename, _, line = where.rpartition(":")
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and line.isdigit() else None
+    formatted = getattr(getattr(shell, "compile", None), "format_code_name", lambda _: None)(filename)
+    match = re.fullmatch(r"In\[(\d+)\]", formatted[1]) if formatted else None
+    return f"<cell {match.group(1)}>:{line}" if match else where
 
 
 def locate() -> Location:

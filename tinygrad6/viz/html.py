@@ -43,6 +43,7 @@ from ..engine.op import Op
 from ..engine.tensor import ArrayLike, Tensor
 from ..support.display import preview
 from ..support.files import write_text
+from ..support.locations import shown
 from .model import DOT_TIMEOUT, MAX_LAYOUT, MAX_OPS, OPERANDS, check_size, operand_names, shape_text
 from .trace import Replay, grad_norm, replay_backward
 
@@ -187,7 +188,7 @@ def page_data(replay: Replay) -> dict:
             "params": ", ".join(f"{k}={v!r}" for k, v in op.params.items() if not isinstance(v, np.ndarray)),
             "formula": OPERANDS[op.name][2] if op.name in OPERANDS else "",
             "scope": "/".join(op.scope),
-            "source": op.source or "",
+            "source": shown(op.source) if op.source else "",
             "code": _source_line(op.source),
             "user": user,
             "library": library,
@@ -238,7 +239,7 @@ def _locations(op: Op) -> tuple[dict | None, dict | None]:
     location = getattr(op, "location", None)
     if location is None:
         return None, None
-    return tuple({"where": where, "code": _source_line(where)} if where else None
+    return tuple({"where": shown(where), "code": _source_line(where)} if where else None
                  for where in (location.user, location.library))
 
 

@@ -29,6 +29,7 @@ from ..engine.op import Op
 from ..engine.tensor import Tensor
 from ..nn.module import Parameter  # viz is a floor above nn (and `import tinygrad6` has loaded nn already)
 from ..support.display import preview, shorten
+from ..support.locations import shown
 
 # Graphviz's `dot` lays out graphs in superlinear time. Measured on a 2-core machine (benchmarks/viz_size.py), a
 # chain of 1,000 ops takes 0.8 s, 2,000 ops 3 s, 3,000 ops 11 s and 4,000 ops 24 s; an MLP of 2,400 ops 3 s and of
@@ -381,8 +382,9 @@ def param_text(v) -> str:
 
 
 def short_source(source: str) -> str:
-    """'/long/path/file.py:12' -> 'file.py:12'."""
-    return os.path.basename(source)
+    """'/long/path/file.py:12' -> 'file.py:12'; a notebook cell's line as '<cell 5>:12'."""
+    cell = shown(source)
+    return cell if cell != source else os.path.basename(source)
 
 
 def location_lines(op: Op, short: bool = False) -> list[str]:
@@ -392,7 +394,7 @@ def location_lines(op: Op, short: bool = False) -> list[str]:
     location = getattr(op, "location", None)
     if location is None:
         return []
-    where = short_source if short else str
+    where = short_source if short else shown
     lines = []
     if location.user:
         lines.append(("" if short else "your line: ") + where(location.user))

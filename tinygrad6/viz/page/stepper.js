@@ -177,13 +177,14 @@ function accumulationHtml(x, s) {
       "its only consumer: this gradient is " + esc(x.label) + "'s whole gradient " + state + "</div>";
   }
   let parts = "";
+  const twice = s.inputs.filter((y) => y.node === x.node).length > 1;  // xc * xc: both slots send at this step
   a.parts.forEach((p, j) => {
     const from = D.steps[p[0]];
     const g = from.inputs[p[1]].grad;
-    const now = p[0] === s.index && j === a.parts.length - 1;
+    const now = p[0] === s.index;
     parts += '<div class="part' + (now ? " now" : "") + '" data-step="' + p[0] + '"' + valuesAttr(g) + ">" +
       (j ? "+ " : "") + (j + 1) + ". from step " + p[0] + " (" + esc(from.name) + ")" +
-      (now ? " <b>this step</b>" : "") +
+      (now ? " <b>this step</b>" + (twice ? ", input " + p[1] : "") : "") +
       (!g ? '<span class="muted"> nothing (None)</span>' : now ? ": the gradient above" : gradCell(g)) + "</div>";
   });
   return '<div class="accum' + (a.final ? " final" : "") + '" data-node="' + esc(x.node) + '" data-received="' +
@@ -223,13 +224,20 @@ function show(newK) {
   $("rule").innerHTML = ruleHtml(s);
   $("arriving").innerHTML = "<h2>Gradient arriving at its output " + tensorName(s.output) + "</h2>" +
     gradCell(s.grad_output);
+  // a tensor at several inputs of this op (xc * xc) gets one accumulation block, under its first input, in its
+  // state after the step (the contribution that makes it final), not one block per input
+  const lastSlot = {};
+  s.inputs.forEach((x, i) => { lastSlot[x.node] = i; });
+  const firstSlot = (x) => s.inputs.findIndex((y) => y.node === x.node);
+  const accumulation = (x, i) => firstSlot(x) === i ? accumulationHtml(s.inputs[lastSlot[x.node]], s) :
+    '<div class="muted">the same tensor as input ' + firstSlot(x) + ": both contributions are counted there</div>";
   let blocks = "";
   s.inputs.forEach((x, i) => {
     const bcast = x.summed_from ? '<div class="bcast">broadcasting undone: the rule gave shape ' +
       shapeText(x.summed_from) + ", summed to " + esc(x.label) + "'s shape " + shapeText(x.grad.shape) + "</div>" : "";
     blocks += '<div class="input" data-node="' + esc(x.node) + '"' + valuesAttr(x.grad) + '><div class="input-head">' +
       "input " + i + (x.operand ? " (<b>" + esc(x.operand) + "</b>)" : "") + ": " + tensorName(x) + "</div>" +
-      (x.needs_grad ? gradCell(x.grad) + bcast + accumulationHtml(x, s) : '<span class="muted">no grad needed</span>') +
+      (x.needs_grad ? gradCell(x.grad) + bcast + accumulation(x, i) : '<span class="muted">no grad needed</span>') +
       "</div>";
   });
   $("sent").innerHTML = "<h2>Gradients it sends to its inputs</h2>" + blocks;
@@ -256,6 +264,22 @@ function keepCurrent() {
   if (cur) centre(cur);
 }
 const PX = 4 / 3;  // viewBox units are points
+const READABLE_PX = 12;  // the page opens with the nodes' labels at least this large on screen
+function labelPx() {
+  // the on-screen size, in CSS pixels, of the nodes' usual label font (the most common font-size of their text)
+  const texts = Array.from(svg.querySelectorAll("g.node text"));
+  if (!texts.length) return READABLE_PX;
+  const count = {};
+  for (const t of texts) { const f = t.getAttribute("font-size"); count[f] = (count[f] || 0) + 1; }
+  const size = Number(Object.keys(count).reduce((a, b) => (count[b] > count[a] ? b : a)));
+  return size * texts[0].getScreenCTM().a;
+}
+function openingZoom() {
+  // fitted to the pane's width when the labels stay readable so; otherwise as large as readable labels need,
+  // scrolled to the current op (a BatchNorm MLP would open at 37% fitted)
+  setZoom(fitZoom());
+  return Math.max(zoom, zoom * READABLE_PX / labelPx());
+}
 function fitZoom() {
   // the whole width in the pane, but never larger than full size: fit does not zoom in
   return Math.min(1, ($("graph").clientWidth - 32) / (naturalWidth * PX));
@@ -287,7 +311,7 @@ $("last").addEventListener("click", () => show(N - 1));
 $("zoom-in").addEventListener("click", () => setZoom(zoom * 1.25));
 $("zoom-out").addEventListener("click", () => setZoom(zoom / 1.25));
 $("zoom-fit").addEventListener("click", () => setZoom(fitZoom()));
-setZoom(fitZoom());  // a wide graph starts fitted to the pane; a narrow one at full size
+setZoom(openingZoom());  // a narrow graph opens at full size; a wide one fitted, unless that makes it unreadable
 window.addEventListener("resize", sizeNote);
 document.addEventListener("keydown", (e) => {
   if (e.target === slider || e.altKey || e.ctrlKey || e.metaKey) return;  // the slider moves itself
