@@ -53,13 +53,14 @@ def split(digits, seed: int = 0) -> tuple[dict, tuple, tuple]:
 @needs_distributed
 def test_a_local_cluster_of_two_workers_gives_the_trials_of_one_job(tmp_path):
     one = search(tmp_path / "one", "--jobs", "1")
+    before = set(multiprocessing.active_children())  # joblib's processes, left by other tests, may be among them
     two = search(tmp_path / "local", "--scheduler", "local:2")
     assert two["numbers"] == one["numbers"]  # every trial's lr, weight decay and accuracies, bit for bit
     assert one["cluster"] is None and one["jobs"] == 1
     where = two["cluster"]
     assert where["workers"] == 2 and where["threads"] == 2 and two["jobs"] == 2
     assert where["scheduler"].startswith("tcp://127.0.0.1:")
-    assert multiprocessing.active_children() == []  # the LocalCluster's worker processes ended with the search
+    assert set(multiprocessing.active_children()) <= before  # the LocalCluster's processes ended with the search
 
 
 @needs_distributed
