@@ -6,6 +6,7 @@ dask.distributed (in the `dev` and `cluster` extras) and skip without it, unless
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -95,6 +96,23 @@ def test_a_worker_killed_after_the_first_trial_loses_nothing(digits, monkeypatch
         assert killed["pid"] not in client.run(os.getpid).values()  # that process is gone
     assert where["cluster"] == {"scheduler": local.scheduler_address, "workers": 2, "threads": 2}
     assert trials == reference  # every trial, its whole curves included, bit for bit
+
+
+@needs_distributed
+def test_a_search_that_fails_midway_still_closes_its_local_cluster(digits, monkeypatch):
+    settings, train, val = split(digits)
+    map_unordered = cluster.map_unordered
+
+    def fail_after_the_first(*args, **kwargs):
+        with contextlib.closing(map_unordered(*args, **kwargs)) as done:
+            yield next(done)
+            raise KeyboardInterrupt  # Ctrl-C, or any error, while the trials run
+
+    monkeypatch.setattr(cluster, "map_unordered", fail_after_the_first)
+    before = set(multiprocessing.active_children())
+    with pytest.raises(KeyboardInterrupt):
+        hyperparameter_search.run_trials(settings, 0, train, val, jobs=None, verbose=False, scheduler="local:2")
+    assert set(multiprocessing.active_children()) <= before  # its scheduler and workers are gone
 
 
 def closed_port() -> int:
