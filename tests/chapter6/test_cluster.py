@@ -155,7 +155,7 @@ def test_jobs_and_scheduler_exclude_each_other(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("address", ["local:0", "local:257", "local:", "127.0.0.1:8786", "tcp://host",
-                                     "tcp://host:port", "http://host:8786", "tcp://a b:1"])
+                                     "tcp://host:port", "http://host:8786", "tcp://a b:1", "tcp://::1:8786"])
 def test_the_scheduler_option_refuses_what_is_not_an_address(address, capsys):
     with pytest.raises(SystemExit) as exit_info:
         hyperparameter_search.main(["--scheduler", address, "--dataset", "digits"])
@@ -164,7 +164,8 @@ def test_the_scheduler_option_refuses_what_is_not_an_address(address, capsys):
         "python -m tinygrad6.experiments.hyperparameter_search: error: argument --scheduler: expected tcp://HOST:PORT")
 
 
-@pytest.mark.parametrize("address", ["local:1", "local:256", "tcp://127.0.0.1:8786", "tls://scheduler.lan:8786"])
+@pytest.mark.parametrize("address", ["local:1", "local:256", "tcp://127.0.0.1:8786", "tls://scheduler.lan:8786",
+                                     "tcp://[::1]:8786"])
 def test_the_scheduler_option_takes_addresses_and_local_clusters(address):
     assert cluster.scheduler_address(address) == address
 

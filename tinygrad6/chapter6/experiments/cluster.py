@@ -18,7 +18,7 @@ INSTALL = 'pip install -e ".[cluster]"'
 CONNECT_TIMEOUT = 5.0
 """Seconds to reach a scheduler and to see its first worker before giving up."""
 MAX_LOCAL_WORKERS = 256
-_ADDRESS = re.compile(r"(tcp|tls|ws|wss)://[^\s/:]+:\d{1,5}|local:\d+")
+_ADDRESS = re.compile(r"(tcp|tls|ws|wss)://([^\s/:\[\]]+|\[[0-9a-fA-F:.]+\]):\d{1,5}|local:\d+")  # host, or [IPv6]
 
 
 class ClusterError(RuntimeError):
@@ -74,9 +74,13 @@ def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT) -> Iterator[tuple[
     """(a `distributed.Client`, where it runs) for the block. `scheduler` is `tcp://HOST:PORT` or `local:N`, a
     `LocalCluster` of N single-threaded worker processes on 127.0.0.1, started here and closed (its processes
     ended) when the block ends, by an error too. Raises ClusterError, naming the address, when the `cluster` extra
-    is missing or no scheduler with at least one worker answers within `timeout` seconds."""
+    is missing or no scheduler with at least one worker answers within `timeout` seconds; ValueError for what is
+    not an address."""
+    try:
+        scheduler = scheduler_address(scheduler)
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(f"scheduler: {e}") from None
     distributed = _distributed()
-    scheduler = scheduler_address(scheduler)
     with contextlib.ExitStack() as stack:
         stack.enter_context(_quiet_logs())
         if scheduler.startswith("local:"):
