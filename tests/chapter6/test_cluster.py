@@ -76,16 +76,21 @@ def test_a_worker_killed_after_the_first_trial_loses_nothing(digits, monkeypatch
     map_unordered = cluster.map_unordered
 
     def kill_a_busy_worker_after_the_first(client, *args, **kwargs):
-        done = map_unordered(client, *args, **kwargs)
-        yield next(done)
-        pids = client.run(os.getpid)
-        busy = {worker: len(keys) for worker, keys in client.processing().items()}
-        for worker, keys in client.has_what().items():
-            busy[worker] = busy.get(worker, 0) + sum(key.startswith("trial-") for key in keys)
-        victim = max(busy, key=busy.get)  # the worker holding or running the most trials not yet handed back
-        killed.update(worker=victim, pid=pids[victim], trials=busy[victim])
-        os.kill(pids[victim], signal.SIGKILL)
-        yield from done
+        with contextlib.closing(map_unordered(client, *args, **kwargs)) as done:
+            first = next(done)
+            yield first
+            pids = client.run(os.getpid)
+
+            def pending(keys) -> int:  # trials not yet handed back
+                return sum(key.startswith("trial-") and not key.startswith(f"trial-{first[0]}-") for key in keys)
+
+            busy = {worker: pending(keys) for worker, keys in client.processing().items()}
+            for worker, keys in client.has_what().items():
+                busy[worker] = busy.get(worker, 0) + pending(keys)
+            victim = max(busy, key=busy.get)  # the worker running or holding the most trials not yet handed back
+            killed.update(worker=victim, pid=pids[victim], trials=busy[victim])
+            os.kill(pids[victim], signal.SIGKILL)
+            yield from done
 
     monkeypatch.setattr(cluster, "map_unordered", kill_a_busy_worker_after_the_first)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
