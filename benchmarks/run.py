@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks import chain, minimal, torch_baseline, viz_size  # noqa: E402
+from benchmarks import chain, minimal, search, torch_baseline, viz_size  # noqa: E402
 from benchmarks.book import BookNet  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DROPOUT_P,
@@ -67,16 +67,17 @@ class Plan:
     layout_sizes: tuple[int, ...]  # chains laid out by Graphviz's dot
     memory_steps: int
     memory_settle: int  # memory growth is measured after this many steps
+    search: tuple[int, int, int]  # the hyper-parameter search: trials, epochs, rounds
 
 
 PLANS = {
     "full": Plan(Settings(rounds=60, block=5, warmup=5), Settings(rounds=40, block=3, warmup=2),
-                 (1_000, 10_000, 100_000), 9, 100_000, (viz.MAX_OPS // 2, viz.MAX_OPS), 2000, 100),
+                 (1_000, 10_000, 100_000), 9, 100_000, (viz.MAX_OPS // 2, viz.MAX_OPS), 2000, 100, (24, 25, 3)),
     "quick": Plan(Settings(rounds=8, block=2, warmup=2), Settings(rounds=8, block=2, warmup=1),
-                  (1_000, 10_000, 100_000), 3, 20_000, (viz.MAX_OPS // 2,), 300, 100),
+                  (1_000, 10_000, 100_000), 3, 20_000, (viz.MAX_OPS // 2,), 300, 100, (12, 10, 1)),
     # every scenario and guard once, at sizes that take seconds: it checks that the suite runs, for the tests
     "smoke": Plan(Settings(rounds=1, block=1, warmup=0), Settings(rounds=1, block=1, warmup=0),
-                  (1_000, 2_000), 1, 500, (200,), 20, 10),
+                  (1_000, 2_000), 1, 500, (200,), 20, 10, (2, 1, 1)),
 }
 
 
@@ -293,6 +294,18 @@ def memory_scenario(plan: Plan, rows: list[Row]) -> None:
                     r["growth"] <= 20 * 2**20))
 
 
+def search_scenario(plan: Plan, rows: list[Row], guards: list[Guard]) -> None:
+    """The hyper-parameter search's trials per second with --jobs 1, --jobs 2 and --scheduler local:2, and the
+    cluster's overhead over local processes (`benchmarks.search`); each way's trials must be --jobs 1's."""
+    trials, epochs, rounds = plan.search
+    ways = search.search_ways(trials, epochs, rounds)
+    line, same = search.report(ways)
+    guards.append(Guard("hyper-parameter search", ", ".join(ways), 0.0 if same else 1.0, 0.0))
+    rate = trials / ways["--jobs 1"].seconds
+    rows.append(Row(f"hyper-parameter search, {trials} trials × {epochs} epochs", {"tinygrad6": f"{rate:.2f} trials/s"},
+                    "(report only)", line))
+
+
 # -- the report ---------------------------------------------------------------------------------------------------
 def describe_machine(run_name: str, allocator: str) -> list[str]:
     cpu = platform.processor() or platform.machine()
@@ -364,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         chain_scenarios(plan, rows, guards)
         viz_scenario(plan, rows)
         memory_scenario(plan, rows)
+        search_scenario(plan, rows, guards)
 
     print("\ntimes are medians per step (per op; per node forward + backward); brackets: ratio to the numpy floor "
           "in the same run\n")

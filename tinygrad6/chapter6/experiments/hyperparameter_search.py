@@ -7,20 +7,20 @@ The best 20 trials, by final validation accuracy, are drawn as a grid and printe
 
 The test set is never used: the search only ever looks at the validation images.
 
-Trials run in parallel through joblib (--jobs N, default all cores). Each trial draws its lr, weight decay, initial
-weights and batches from its own generator, seeded by (seed, trial index), so the results do not depend on --jobs or
-on the order the trials finish. To spread the trials over a cluster, pick a joblib backend around the call:
-
-    import joblib
-    from dask.distributed import Client              # or: import ray; from ray.util.joblib import register_ray
-    client = Client("tcp://scheduler:8786")           #     ray.init(); register_ray()
-    with joblib.parallel_config(backend="dask"):      #     ... backend="ray"
-        hyperparameter_search.run(data, Path("out"))  # jobs=None: every worker the backend offers
+Trials run in parallel through joblib (--jobs N, default all cores), or on a Dask distributed cluster
+(--scheduler tcp://HOST:PORT, a running `dask scheduler`; --scheduler local:N starts N worker processes here; needs
+pip install -e ".[cluster]"). Each trial draws its lr, weight decay, initial weights and batches from its own
+generator, seeded by (seed, trial index), so the results do not depend on --jobs, on the cluster, on the order the
+trials finish, or on a trial being run again after its worker was lost.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from ... import nn, optim
 from .. import datasets
 from ..progress import progress_bar
 from ..train import Trainer
-from . import cli, plots, results, texts, training
+from . import cli, cluster, plots, results, texts, training
 from .data import Data
 from .experiment import Experiment
 from .settings import at_most, resolve_settings
@@ -66,33 +66,55 @@ def trial(index: int, seed: int, settings: dict[str, Any], train: tuple[np.ndarr
 
 def run_trials(settings: dict[str, Any], seed: int, train: tuple[np.ndarray, np.ndarray],
                val: tuple[np.ndarray, np.ndarray], jobs: int | None, verbose: bool,
-               compile: bool = False) -> tuple[list[dict[str, Any]], int]:
+               scheduler: str | None = None, compile: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every trial, in index order, run by joblib on `jobs` processes (None: all cores, or every worker of the
-    joblib backend chosen around the call). Returns the trials and the number of workers used."""
+    joblib backend chosen around the call), or on the Dask cluster at `scheduler` (`cluster.connect`). Returns the
+    trials and where they ran: {"jobs": trials at once, "cluster": None, or the scheduler's address and its workers
+    and threads when the search started}."""
+    if scheduler is not None:
+        if jobs is not None:
+            raise cluster.ClusterError(f"--jobs {jobs} and --scheduler {scheduler} exclude each other: on a cluster "
+                                       f"every worker thread runs a trial")
+        with cluster.connect(scheduler) as (client, where), contextlib.closing(cluster.map_unordered(
+                client, trial, settings["trials"], {"train": train, "val": val}, seed=seed, settings=settings,
+                compile=compile)) as done:
+            trials = _in_order(settings["trials"], verbose, done)
+        return trials, {"jobs": where.threads, "cluster": dataclasses.asdict(where)}
     try:
         import joblib
     except ImportError:
         raise ImportError("the hyper-parameter search runs its trials through joblib, part of the `examples` extra: "
                           "pip install -e \".[examples]\"") from None
     parallel = joblib.Parallel(n_jobs=-1 if jobs is None else jobs, return_as="generator")
-    trials = []
-    with progress_bar(settings["trials"], EXPERIMENT.name, verbose) as bar:
-        calls = (joblib.delayed(trial)(i, seed, settings, train, val, compile) for i in range(settings["trials"]))
-        for result in parallel(calls):
-            trials.append(result)
+    calls = (joblib.delayed(trial)(i, seed, settings, train, val, compile) for i in range(settings["trials"]))
+    trials = _in_order(settings["trials"], verbose, enumerate(parallel(calls)))
+    workers = parallel.n_jobs if parallel.n_jobs > 0 else joblib.effective_n_jobs(parallel.n_jobs)
+    return trials, {"jobs": workers, "cluster": None}
+
+
+def _in_order(count: int, verbose: bool, done: Iterator[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The trials in index order, from (index, trial) pairs in the order the trials finish, with the experiments'
+    progress bar advancing by one as each arrives."""
+    trials: list[Any] = [None] * count
+    with progress_bar(count, EXPERIMENT.name, verbose) as bar:
+        for index, result in done:
+            trials[index] = result
             bar.update(1)
-    return trials, parallel.n_jobs if parallel.n_jobs > 0 else joblib.effective_n_jobs(parallel.n_jobs)
+    return trials
 
 
 def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False, verbose: bool = True,
-        jobs: int | None = None, compile: bool = False, **overrides: Any) -> dict[str, Any]:
-    """The search; jobs: trials run in parallel (None: all cores); compile: each trial trains with compiled steps.
-    The result depends on neither."""
+        jobs: int | None = None, scheduler: str | None = None, compile: bool = False,
+        **overrides: Any) -> dict[str, Any]:
+    """The search; jobs: trials run in parallel (None: all cores); scheduler: run them on a Dask cluster instead,
+    `tcp://HOST:PORT` or `local:N` (`cluster.connect`; raises cluster.ClusterError, before writing anything, when it
+    cannot be reached); compile: each trial trains with compiled steps. The result depends on none of them, except
+    for its record of where it ran."""
     started = time.perf_counter()
     settings = resolve_settings(EXPERIMENT, quick, overrides)
     x, t = training.subset(data, settings["n_train"])
     x_train, t_train, x_val, t_val = datasets.train_val_split(x, t, settings["val_ratio"], seed=seed)
-    trials, workers = run_trials(settings, seed, (x_train, t_train), (x_val, t_val), jobs, verbose, compile)
+    trials, where = run_trials(settings, seed, (x_train, t_train), (x_val, t_val), jobs, verbose, scheduler, compile)
     ranked = sorted(trials, key=lambda r: r["val_acc"][-1], reverse=True)
     best = ranked[:settings["best"]]
 
@@ -120,7 +142,7 @@ def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False,
     lrs = [r["lr"] for r in best[:5]]
     summary = (f"best validation accuracy {best[0]['val_acc'][-1]:.3f} with lr {best[0]['lr']:.3g} and weight decay "
                f"{best[0]['weight_decay']:.3g}; the best 5 trials have lr in [{min(lrs):.2g}, {max(lrs):.2g}]")
-    result = {"dataset": data.caption, "seed": seed, "quick": quick, "jobs": workers,
+    result = {"dataset": data.caption, "seed": seed, "quick": quick, **where,
               "settings": {**settings, "n_train_used": len(x_train), "n_val": len(x_val)},
               "numbers": {"best": [{"rank": k + 1, "lr": r["lr"], "weight_decay": r["weight_decay"],
                                     "val_acc": r["val_acc"][-1], "train_acc": r["train_acc"][-1]}
@@ -182,12 +204,22 @@ EXPERIMENT = Experiment(
     what=what,
     check=check,
     run_options={"jobs": (at_most(256), "trials run in parallel through joblib (default: all cores; at most "
-                                                "256); the results are the same for every value")},
+                                        "256); the results are the same for every value"),
+                 "scheduler": (cluster.scheduler_address,
+                               "run the trials on a Dask cluster: tcp://HOST:PORT of a running `dask scheduler`, or "
+                               "local:N to start N worker processes here (needs pip install -e \".[cluster]\"); the "
+                               "results are the same as with --jobs")},
 )
 
 
 def main(argv=None) -> dict[str, Any]:
-    return cli.main(EXPERIMENT, argv)
+    """The command line; a cluster that cannot be used (no dask, no scheduler answering) is one line on stderr and
+    exit status 2, with nothing written."""
+    try:
+        return cli.main(EXPERIMENT, argv)
+    except cluster.ClusterError as e:
+        print(f"{cli.parser(EXPERIMENT).prog}: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
