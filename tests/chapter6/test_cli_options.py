@@ -318,3 +318,20 @@ def test_an_unusable_path_is_one_error_line(main, option, path, tmp_path, capsys
     line = parse_error(main, [option, path.format(tmp=tmp_path), "--dataset", "digits"], capsys)
     assert f"error: argument {option}: cannot use " in line and "as a folder: File name too long" in line, line
     assert len(line) < 300
+
+
+@pytest.mark.parametrize("existed", [False, True])
+def test_a_run_that_fails_before_writing_leaves_no_folder_it_made(existed, tmp_path, monkeypatch):
+    """--out is made before the run (so a folder that cannot be made is a usage error); a run that then fails
+    before writing anything removes the folders it made, and never a folder the user already had."""
+    out = tmp_path / "a" / "b"
+    if existed:
+        out.mkdir(parents=True)
+    module = experiments.get("optimizer_paths")
+
+    def failing(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C before the first file
+    monkeypatch.setattr(module, "EXPERIMENT", replace(module.EXPERIMENT, run=failing))
+    with pytest.raises(KeyboardInterrupt):
+        module.main(["--quick", "--out", str(out), "--quiet"])
+    assert out.is_dir() == existed and (tmp_path / "a").is_dir() == existed

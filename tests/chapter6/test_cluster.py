@@ -138,7 +138,7 @@ def test_an_unreachable_scheduler_is_one_line_and_status_2_with_nothing_written(
     assert captured.err.count("\n") == 1 and captured.err.endswith("\n")
     assert captured.err.startswith(f"python -m tinygrad6.experiments.hyperparameter_search: error: cannot reach a "
                                    f"Dask scheduler at {address} within {cluster.CONNECT_TIMEOUT:g} s")
-    assert not out.exists() or list(out.iterdir()) == []
+    assert not out.exists()  # the folder the command made for its files is gone again
 
 
 def test_without_dask_the_option_says_how_to_install_it(tmp_path, capsys, monkeypatch):

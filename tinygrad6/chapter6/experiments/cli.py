@@ -75,13 +75,30 @@ def add_shared_options(p: argparse.ArgumentParser, out_default: str, out_help: s
                    help="train with eager steps instead of compiled ones (the same numbers, slower)")
 
 
-def make_output_folder(p: argparse.ArgumentParser, out: Path) -> None:
+def make_output_folder(p: argparse.ArgumentParser, out: Path) -> Path | None:
     """Create --out now, before any work, so that what `output_folder` cannot foresee (a full disk, an ACL, a
-    read-only mount seen by root) is still an argparse error and not a lost run."""
+    read-only mount seen by root) is still an argparse error and not a lost run. Returns the outermost folder it
+    created (None when --out was there already), for `remove_if_empty`."""
+    created = next((folder for folder in [*reversed(out.parents), out] if not folder.exists()), None)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         p.error(f"argument --out: cannot create {out}: {e.strerror or e}")
+    return created
+
+
+def remove_if_empty(created: Path | None, out: Path) -> None:
+    """Remove the folders `make_output_folder` created, from `out` up to `created`, while they are empty: a run that
+    failed before writing anything leaves nothing behind."""
+    if created is None:
+        return
+    for folder in [out, *out.parents]:
+        try:
+            folder.rmdir()  # only an empty folder
+        except OSError:
+            return
+        if folder == created:
+            return
 
 
 def parser(experiment: Experiment) -> argparse.ArgumentParser:
@@ -111,17 +128,21 @@ def main(experiment: Experiment, argv: Sequence[str] | None = None) -> dict[str,
         resolve_settings(experiment, args.quick, overrides)  # settings that only clash together (its `check`)
     except ValueError as e:
         p.error(str(e))
-    make_output_folder(p, args.out)
+    created = make_output_folder(p, args.out)
     try:
-        import matplotlib  # noqa: F401  (fail now, not after the training, when it is missing)
+        try:
+            import matplotlib  # noqa: F401  (fail now, not after the training, when it is missing)
 
-        data = load_data(args.dataset, args.data) if experiment.needs_data else None
-    except (OSError, ValueError, ImportError) as e:  # no network, bad IDX file, no scikit-learn or matplotlib
-        raise SystemExit(f"error: {e}") from None
-    with training.one_blas_thread():
-        how = {k: getattr(args, k) for k in experiment.run_options}
-        result = experiment.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet,
-                                compile=not args.eager, **how, **overrides)
+            data = load_data(args.dataset, args.data) if experiment.needs_data else None
+        except (OSError, ValueError, ImportError) as e:  # no network, bad IDX file, no scikit-learn or matplotlib
+            raise SystemExit(f"error: {e}") from None
+        with training.one_blas_thread():
+            how = {k: getattr(args, k) for k in experiment.run_options}
+            result = experiment.run(data, args.out, seed=args.seed, quick=args.quick, verbose=not args.quiet,
+                                    compile=not args.eager, **how, **overrides)
+    except BaseException:
+        remove_if_empty(created, args.out)
+        raise
     if not args.quiet:
         print(result["summary"])
         print("wrote", ", ".join(str(args.out / f) for f in result["files"]))
