@@ -2,7 +2,7 @@
 process), --jobs 2 (joblib's local processes) and --scheduler local:2 (a Dask LocalCluster of 2 worker processes on
 127.0.0.1), and what the cluster path costs over local processes: its start (the scheduler and 2 workers), its end,
 and its rate once running. Each way's trials must equal --jobs 1's, bit for bit (the guard). Eager steps throughout
-(no `compiled_trainers` block), so every way trains the same way.
+(`compile=False`), so every way trains the same way.
 
     python -m benchmarks.search [--trials 24] [--epochs 25] [--rounds 3]
 """
