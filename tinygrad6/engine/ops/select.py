@@ -48,8 +48,8 @@ class Where(Op):
 
     def forward(self, cond, a, b):
         if b.ndim == 0 and b == 0 and b.dtype == a.dtype and a.shape == cond.shape and np.isfinite(a.sum()):
-            # where(cond, a, 0), as ReLU's backward asks, as a product: np.where branches on every element and a ReLU
-            # mask is unpredictable; this buys about 10% of a training step of the chapter's network (measured).
+            # where(cond, a, 0) (ReLU's backward) as a product, whose -0.0s the compiled step must match bit for bit:
+            # np.where here and there costs the compiled step about 10%, eager 3-6% (benchmarks, measured twice).
             # Only for finite a (one sum tells): inf * 0 would be NaN
             return a * cond
         return np.where(cond, a, b)
