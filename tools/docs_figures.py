@@ -159,6 +159,7 @@ def accumulation_step(loss: Tensor, name: str = "x") -> int:
 
 
 SCREENSHOT = "debugging-backprop-html.png"
+SCREENSHOT_TITLE = "BatchNorm1d backward"  # the title debugging-backprop.md's code gives the page
 
 
 def screenshot_backprop_html(out: Path, step: int | None = None) -> Path:
@@ -172,7 +173,7 @@ def screenshot_backprop_html(out: Path, step: int | None = None) -> Path:
     step = accumulation_step(loss) if step is None else step
     png = out / SCREENSHOT
     with tempfile.TemporaryDirectory() as scratch, sync_playwright() as p:
-        page_path = viz.backprop_html(loss, Path(scratch) / "batchnorm_backprop.html")
+        page_path = viz.backprop_html(loss, Path(scratch) / "batchnorm_backprop.html", title=SCREENSHOT_TITLE)
         browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(page_path.resolve().as_uri())
@@ -181,6 +182,7 @@ def screenshot_backprop_html(out: Path, step: int | None = None) -> Path:
             page.keyboard.press("ArrowRight")
         page.evaluate("document.getElementById('sent').scrollIntoView()")  # the contributions and their sum
         shown = page.evaluate("""() => ({
+            title: document.querySelector("h1").textContent,
             counter: document.getElementById("counter").textContent,
             op: document.querySelector("#step-info .op-name").textContent,
             highlighted: [...document.querySelectorAll("#graph .cur")].map(e => e.id),

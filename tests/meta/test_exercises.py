@@ -214,3 +214,13 @@ def test_predict_prompts_fold_their_output():
         for prompt in prompts:
             output = section.index("```text\n", prompt)
             assert folded(section, output), f"{name}: the output after a prompt at character {prompt} is not folded"
+
+
+def test_the_readme_set_up_installs_what_the_exercises_run():
+    """The exercise pages check every exercise with pytest; a reader who installed with the README's set-up
+    (`pip install -e ".[examples]"`) must have it."""
+    examples = re.search(r"^examples = \[(.*)\]$", (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    assert '".[examples]"' in (REPO / "README.md").read_text()
+    assert re.search(r'"pytest[>=<~ ]', examples), examples  # (tomllib would need Python 3.11)
+    for page in ("exercises.md", "build-your-own.md"):
+        assert "pytest docs/exercises" in (REPO / "docs" / page).read_text()

@@ -161,3 +161,5 @@ def test_the_screenshot_caption_says_what_the_page_showed():
         assert f'"{line} contributions received"' in caption
     assert f"presses → {shown['presses']} times" in " ".join(text.split())
     assert shown["counter"] == f"step {shown['presses']} / {shown['counter'].split(' / ')[1]}"
+    page_code = text[:text.index("(figures/debugging-backprop-html.png)")]
+    assert f'title="{shown["title"]}"' in page_code  # the picture is of the page the code above it writes
