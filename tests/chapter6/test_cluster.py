@@ -57,6 +57,7 @@ def test_a_local_cluster_of_two_workers_gives_the_trials_of_one_job(tmp_path):
     before = set(multiprocessing.active_children())  # joblib's processes, left by other tests, may be among them
     two = search(tmp_path / "local", "--scheduler", "local:2")
     assert two["numbers"] == one["numbers"]  # every trial's lr, weight decay and accuracies, bit for bit
+    assert one["steps"] == two["steps"] == "compiled"  # the command line's default reaches the workers
     assert one["cluster"] is None and one["jobs"] == 1
     where = two["cluster"]
     assert where["workers"] == 2 and where["threads"] == 2 and two["jobs"] == 2

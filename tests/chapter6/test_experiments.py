@@ -375,4 +375,5 @@ def test_search_trials_on_other_workers_train_as_asked(digits, trainers_made):
         compiled, _ = search.run_trials(settings, 0, train, val, jobs=2, verbose=False, compile=True)
         eager, _ = search.run_trials(settings, 0, train, val, jobs=2, verbose=False, compile=False)
     assert trainers_made == [True, True, False, False]
+    assert [r.pop("steps") for r in compiled] == ["compiled"] * 2 and [r.pop("steps") for r in eager] == ["eager"] * 2
     assert compiled == eager  # the same numbers, bit for bit

@@ -61,7 +61,8 @@ def trial(index: int, seed: int, settings: dict[str, Any], train: tuple[np.ndarr
                       verbose=False, compile=compile)
     with training.one_blas_thread():  # in a worker process too: many small matrices, one BLAS thread each
         history = trainer.fit()
-    return {"lr": lr, "weight_decay": weight_decay, "val_acc": history["test_acc"], "train_acc": history["train_acc"]}
+    return {"lr": lr, "weight_decay": weight_decay, "val_acc": history["test_acc"], "train_acc": history["train_acc"],
+            "steps": "compiled" if trainer.compiled else "eager"}  # as the worker ran them
 
 
 def run_trials(settings: dict[str, Any], seed: int, train: tuple[np.ndarray, np.ndarray],
@@ -142,7 +143,8 @@ def run(data: Data, out: Path = Path("out"), seed: int = 0, quick: bool = False,
     lrs = [r["lr"] for r in best[:5]]
     summary = (f"best validation accuracy {best[0]['val_acc'][-1]:.3f} with lr {best[0]['lr']:.3g} and weight decay "
                f"{best[0]['weight_decay']:.3g}; the best 5 trials have lr in [{min(lrs):.2g}, {max(lrs):.2g}]")
-    result = {"dataset": data.caption, "seed": seed, "quick": quick, **where,
+    steps = sorted({r["steps"] for r in trials})  # how the workers trained: ["compiled"] unless --eager
+    result = {"dataset": data.caption, "seed": seed, "quick": quick, **where, "steps": "/".join(steps),
               "settings": {**settings, "n_train_used": len(x_train), "n_val": len(x_val)},
               "numbers": {"best": [{"rank": k + 1, "lr": r["lr"], "weight_decay": r["weight_decay"],
                                     "val_acc": r["val_acc"][-1], "train_acc": r["train_acc"][-1]}
