@@ -189,3 +189,23 @@ def test_ci_installs_dask_and_the_readme_says_how():
     assert 'pip install -e ".[dev,examples]"' in readme and "### On a cluster" in readme
     section = readme[readme.index("### On a cluster"):]
     assert "dask scheduler" in section and "dask worker tcp://" in section and "--scheduler tcp://" in section
+
+
+@needs_distributed
+def test_the_connection_deadline_reaches_dask(monkeypatch):
+    """The deadline is Dask's own connection timeout (its default, 30 s, would leave a user waiting six times longer
+    than the error says); checked by what the Client is given, not by a clock."""
+    import distributed
+
+    given = {}
+
+    class NoScheduler:
+        def __init__(self, address, timeout=None, **kwargs):
+            given.update(address=address, timeout=timeout)
+            raise OSError(f"Timed out trying to connect to {address}")
+
+    monkeypatch.setattr(distributed, "Client", NoScheduler)
+    address = f"tcp://127.0.0.1:{closed_port()}"
+    with pytest.raises(cluster.ClusterError, match=r"within 1\.5 s"), cluster.connect(address, timeout=1.5):
+        pass
+    assert given == {"address": address, "timeout": 1.5}

@@ -145,6 +145,17 @@ M = [
      "t = np.eye(10, dtype=np.float64)[t]"),
     ("digits_split_overlap", "datasets", "tinygrad6/chapter6/datasets.py",
      "train, test = order[:-test_size], order[-test_size:]", "train, test = order[:-test_size], order[-test_size - 1:]"),
+    # -- the search on a cluster (issue 24) and the compile= argument (issue 22) ---------------------------------
+    ("trials_in_finish_order", "cluster", "tinygrad6/chapter6/experiments/hyperparameter_search.py", "            trials[index] = result", "            trials[sum(r is not None for r in trials)] = result"),
+    ("cluster_compile_dropped", "cluster", "tinygrad6/chapter6/experiments/hyperparameter_search.py", "                compile=compile)) as done:", "                compile=False)) as done:"),
+    ("pending_not_cancelled", "cluster", "tinygrad6/chapter6/experiments/cluster.py", "        client.cancel([*futures, *handles.values()])", "        pass"),
+    ("two_threads_per_worker", "cluster", "tinygrad6/chapter6/experiments/cluster.py", "threads_per_worker=1, processes=True", "threads_per_worker=2, processes=True"),
+    ("connect_timeout_ignored", "cluster", "tinygrad6/chapter6/experiments/cluster.py", "distributed.Client(target, timeout=timeout)", "distributed.Client(target)"),
+    ("out_folder_left", "cluster", "tinygrad6/chapter6/experiments/cli.py", "        remove_if_empty(created, args.out)\n", "        pass\n"),
+    # -- the book's backward arrows and notebook cells (issue 23) ------------------------------------------------
+    ("backward_label_is_received", "backward", "tinygrad6/viz/dot.py", "arrow(src, node, c.grad,", "arrow(src, node, step.grad_output,"),
+    ("backward_no_seed", "backward", "tinygrad6/viz/dot.py", "    for t in outputs[:1]:", "    for t in outputs[:0]:"),
+    ("cell_shown_raw", "locations", "tinygrad6/support/locations.py", 'return f"<cell {match.group(1)}>:{line}" if match else where', "return where"),
 ]
 
 CORE_TESTS = ["engine/test_ops_arithmetic", "engine/test_ops_unary", "engine/test_ops_reduce", "engine/test_ops_shape",
@@ -158,4 +169,7 @@ TESTS = {  # the test files each area's mutants run against
     "viz": ["viz/test_viz", "viz/test_backprop_html", "viz/test_user_text_and_big_graphs", "viz/test_stepper", "viz/test_viz_explicit_grad"],
     "datasets": ["chapter6/test_datasets", "chapter6/test_train", "test_reference_formulas"],
     "compile": ["compile/test_compile", "compile/test_compile_contract", "viz/test_viz_compiled"],
+    "cluster": ["chapter6/test_cluster"],
+    "backward": ["viz/test_backward_arrows", "meta/test_figures"],
+    "locations": ["engine/test_names_and_sources"],
 }
